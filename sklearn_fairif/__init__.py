@@ -1,0 +1,13 @@
+"""Fairer classifiers by influence-function reweighting of the training data.
+
+The training set needs no sensitive attribute: only a small validation set carries
+group labels. :class:`FairIFClassifier` estimates, with influence functions, how
+up-weighting each training sample moves the fairness gaps measured on that
+validation set, solves for sample weights that close the gaps, and refits.
+"""
+
+from ._fairif import FairIFClassifier
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["FairIFClassifier", "__version__"]

@@ -1,0 +1,207 @@
+"""Closed-form influence for binary logistic models (NumPy/SciPy only).
+
+Parameters are ``theta = [coef, intercept]`` and the margin is
+``z = x @ coef + intercept``. The mean training objective is
+
+    L(theta) = (1/n) sum_i s_i * ell_i(theta) + (lam / 2) ||coef||^2
+               + (lam_b / 2) intercept^2,
+
+with ``ell_i`` the log loss and ``s_i`` the user's sample weight (times the class
+weight). It is scikit-learn's objective divided by a constant, so it has the
+same minimiser and, after the same division, the same Hessian:
+
+* ``LogisticRegression``: ``C * sum_i s_i ell_i + 1/2 ||coef||^2`` gives
+  ``lam = 1 / (C n)`` and, the intercept being unpenalised, ``lam_b = 0``; the
+  liblinear solver penalises the intercept as a synthetic feature of value
+  ``intercept_scaling``, giving ``lam_b = lam / intercept_scaling**2``.
+* ``SGDClassifier(loss="log_loss")``: ``(1/n) sum_i s_i ell_i + alpha/2 ||coef||^2``
+  gives ``lam = alpha``, ``lam_b = 0``.
+
+X may be sparse: every product below is a sparse-dense product, so the n × d
+design matrix is never densified.
+"""
+
+import numpy as np
+from scipy import sparse
+from scipy.special import expit
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.utils import check_array
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.extmath import safe_sparse_dot
+
+# Above this many parameters a dense P × P Hessian costs more than CG needs.
+MAX_EXACT_PARAMS = 2000
+
+
+class LinearAdapter:
+    """Influence adapter for ``LogisticRegression`` and log-loss ``SGDClassifier``.
+
+    Parameters
+    ----------
+    estimator : LogisticRegression or SGDClassifier
+        A fitted binary model.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        The training data it was fitted on.
+    y : array-like of shape (n_samples,)
+        The training labels.
+    sample_weight : array-like of shape (n_samples,)
+        The weights it was fitted with.
+    """
+
+    @staticmethod
+    def supports(estimator):
+        """Whether ``estimator`` belongs to this family."""
+        return isinstance(estimator, (LogisticRegression, SGDClassifier))
+
+    @staticmethod
+    def check_estimator(estimator):
+        """Raise ``ValueError`` for settings with no twice-differentiable loss."""
+        if isinstance(estimator, SGDClassifier):
+            if estimator.loss != "log_loss":
+                raise ValueError(
+                    "SGDClassifier needs loss='log_loss' for influence functions, "
+                    f"got loss={estimator.loss!r} (not a smooth log-likelihood)."
+                )
+            l1 = estimator.penalty == "l1" or (
+                estimator.penalty == "elasticnet" and estimator.l1_ratio > 0
+            )
+        else:
+            l1 = _logistic_penalty(estimator)[0] in ("l1", "elasticnet")
+        if l1:
+            raise ValueError(
+                f"{type(estimator).__name__} with an L1 penalty has no Hessian at "
+                "its solution; use an L2 penalty or none for influence functions."
+            )
+
+    @staticmethod
+    def fit(estimator, X, y, sample_weight, **fit_params):
+        """Fit ``estimator`` (unfitted, not mutated) with ``sample_weight``."""
+        from sklearn.base import clone
+
+        return clone(estimator).fit(X, y, sample_weight=sample_weight, **fit_params)
+
+    def __init__(self, estimator, X, y, sample_weight):
+        self.X = check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64)
+        n, d = self.X.shape
+        self.coef = np.asarray(estimator.coef_, dtype=float).ravel()
+        self.fit_intercept = bool(estimator.fit_intercept)
+        self.intercept = float(np.ravel(estimator.intercept_)[0])
+        self.y = (np.asarray(y) == estimator.classes_[1]).astype(float)
+        # class_weight scales each sample's loss inside the model: it belongs to
+        # ell_i (so to grad_dot), while sample_weight only enters the Hessian.
+        self.cw = np.ones(n)
+        if getattr(estimator, "class_weight", None) is not None:
+            self.cw = compute_sample_weight(estimator.class_weight, y)
+        self.sw = np.asarray(sample_weight, dtype=float) * self.cw
+        self.lam, self.lam_b = _l2_strengths(estimator, n)
+        self.n_samples = n
+        self.n_params = d + int(self.fit_intercept)
+        self.default_solver = "exact" if self.n_params <= MAX_EXACT_PARAMS else "cg"
+        self.p = expit(self._margin(self.X))
+
+    # -- the design matrix with its intercept column, without building it ------
+    def _margin(self, X):
+        return safe_sparse_dot(X, self.coef) + self.intercept
+
+    def _jac(self, X, V):
+        """``[X, 1] @ V`` for V of shape (P, k)."""
+        out = safe_sparse_dot(X, V[: X.shape[1]], dense_output=True)
+        if self.fit_intercept:
+            out = out + V[-1]
+        return np.asarray(out)
+
+    def _jac_t(self, X, R):
+        """``[X, 1].T @ R`` for R of shape (m, k)."""
+        out = np.asarray(safe_sparse_dot(X.T, R, dense_output=True))
+        if self.fit_intercept:
+            out = np.vstack([out, R.sum(axis=0)])
+        return out
+
+    def _regulariser(self):
+        reg = np.full(self.n_params, self.lam)
+        if self.fit_intercept:
+            reg[-1] = self.lam_b
+        return reg
+
+    # -- the adapter protocol --------------------------------------------------
+    def decision_function(self, X):
+        """Margins ``z`` for ``X``."""
+        X = check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64)
+        return np.asarray(self._margin(X)).ravel()
+
+    def logit_vjp(self, X, G):
+        """``sum_j G[j, c] * grad z_j``, shape (P, k)."""
+        X = check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64)
+        return self._jac_t(X, np.asarray(G, dtype=float))
+
+    def hvp(self, V, batch=None):
+        """Hessian of the mean objective times V (P × k); ``batch`` subsamples."""
+        V = np.asarray(V, dtype=float)
+        X, curvature = self.X, self.sw * self.p * (1.0 - self.p)
+        if batch is not None:
+            X, curvature = X[batch], curvature[batch]
+        XV = self._jac(X, V)
+        return self._jac_t(X, curvature[:, None] * XV) / X.shape[0] + (
+            self._regulariser()[:, None] * V
+        )
+
+    def hessian(self):
+        """Dense Hessian of the mean objective, shape (P, P)."""
+        X = self.X
+        curvature = self.sw * self.p * (1.0 - self.p)
+        if sparse.issparse(X):
+            WX = sparse.diags(curvature) @ X
+            XtWX = (X.T @ WX).toarray()
+        else:
+            WX = X * curvature[:, None]
+            XtWX = X.T @ WX
+        H = XtWX
+        if self.fit_intercept:
+            col = np.asarray(WX.sum(axis=0)).ravel()
+            H = np.block([[XtWX, col[:, None]], [col[None, :], curvature.sum()]])
+        H = H / self.n_samples
+        H[np.diag_indices_from(H)] += self._regulariser()
+        return H
+
+    def grad_dot(self, U):
+        """``grad ell_i . U[:, c]`` for every training sample, (n, k)."""
+        residual = self.cw * (self.p - self.y)
+        return residual[:, None] * self._jac(self.X, np.asarray(U, dtype=float))
+
+    @staticmethod
+    def to_numpy(a):
+        """Identity: this adapter computes in NumPy."""
+        return np.asarray(a)
+
+    @staticmethod
+    def from_numpy(a):
+        """Identity: this adapter computes in NumPy."""
+        return np.asarray(a, dtype=float)
+
+
+def _logistic_penalty(estimator):
+    """Effective ``(penalty, C)`` of a LogisticRegression across API versions."""
+    penalty = getattr(estimator, "penalty", "deprecated")
+    C = estimator.C
+    if penalty == "deprecated":  # scikit-learn >= 1.8: l1_ratio and C decide
+        l1_ratio = estimator.l1_ratio or 0.0
+        penalty = "l2" if l1_ratio == 0 else ("l1" if l1_ratio == 1 else "elasticnet")
+        if C == np.inf:
+            penalty = None
+    if penalty is None or penalty == "none":
+        return None, np.inf
+    return penalty, C
+
+
+def _l2_strengths(estimator, n_samples):
+    """``(lam, lam_b)`` of the mean objective, see the module docstring."""
+    if isinstance(estimator, SGDClassifier):
+        return (0.0 if estimator.penalty is None else estimator.alpha), 0.0
+    penalty, C = _logistic_penalty(estimator)
+    if penalty is None:
+        return 0.0, 0.0
+    lam = 1.0 / (C * n_samples)
+    lam_b = 0.0
+    if estimator.solver == "liblinear" and estimator.fit_intercept:
+        lam_b = lam / estimator.intercept_scaling**2
+    return lam, lam_b

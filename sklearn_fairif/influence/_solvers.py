@@ -1,0 +1,279 @@
+"""Inverse-Hessian-vector-product solvers: ``u = (H + damping I)^-1 b``.
+
+Each solver is a small estimator-like object (``get_params``/``set_params``) so
+that it can be configured and passed as ``FairIFClassifier(solver=CGSolver(...))``.
+They touch the model only through the adapter protocol (``hvp``, ``hessian``,
+``from_numpy``/``to_numpy``), so the conjugate-gradient and LiSSA iterations run
+in the adapter's array type: NumPy for linear models, torch tensors on the
+model's device for networks. The k right-hand sides (one per fairness
+constraint) are solved together, one batched HVP per iteration.
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+from scipy.linalg import LinAlgError, cho_factor, cho_solve
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
+
+
+def _col_dot(a, b):
+    """Column-wise inner products of two (P, k) arrays (NumPy or torch)."""
+    return (a * b).sum(0)
+
+
+def _is_finite(a):
+    return bool(np.isfinite(float((a * a).sum())))
+
+
+class ExactSolver(BaseEstimator):
+    """Cholesky solve of the dense damped Hessian.
+
+    Exact up to rounding; costs O(P^3) time and O(P^2) memory, so it is the
+    choice for linear models with up to a few thousand parameters and for
+    small networks.
+
+    Examples
+    --------
+    >>> from sklearn_fairif.influence import ExactSolver
+    >>> ExactSolver()
+    ExactSolver()
+    """
+
+    def solve(self, adapter, b, damping=0.0, progress=None):
+        """Return ``(H + damping I)^-1 b`` for ``b`` of shape (P, k).
+
+        Parameters
+        ----------
+        adapter : adapter
+            Gives ``hessian()``.
+        b : array of shape (P, k)
+            Right-hand sides, in the adapter's array type.
+        damping : float, default=0.0
+            Added to the Hessian's diagonal.
+        progress : callable, default=None
+            Unused (a single direct solve); accepted for a uniform interface.
+
+        Returns
+        -------
+        u : array of shape (P, k)
+        """
+        H = np.array(adapter.to_numpy(adapter.hessian()), dtype=float)
+        H[np.diag_indices_from(H)] += damping
+        try:
+            factor = cho_factor(H)
+        except LinAlgError as exc:
+            raise ValueError(
+                "The damped Hessian is not positive definite (a non-convex model "
+                "or an unregularised one on separable data); increase `damping` "
+                "or use solver='cg'."
+            ) from exc
+        return adapter.from_numpy(cho_solve(factor, adapter.to_numpy(b)))
+
+
+class CGSolver(BaseEstimator):
+    """Matrix-free conjugate gradients on the damped Hessian.
+
+    Needs only Hessian-vector products, so memory stays O(P k). The default for
+    networks and for linear models with many features.
+
+    Parameters
+    ----------
+    tol : float, default=1e-6
+        Stop when every column's residual norm is below ``tol`` times its
+        right-hand side's norm.
+    max_iter : int, default=200
+        Iteration cap; a ``ConvergenceWarning`` is issued when it is reached.
+
+    Examples
+    --------
+    >>> from sklearn_fairif.influence import CGSolver
+    >>> CGSolver(tol=1e-8, max_iter=500)
+    CGSolver(max_iter=500, tol=1e-08)
+    """
+
+    _parameter_constraints = {
+        "tol": [Interval(numbers.Real, 0, None, closed="neither")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, tol=1e-6, max_iter=200):
+        self.tol = tol
+        self.max_iter = max_iter
+
+    def solve(self, adapter, b, damping=0.0, progress=None):
+        """Return ``(H + damping I)^-1 b`` for ``b`` of shape (P, k).
+
+        Parameters
+        ----------
+        adapter : adapter
+            Gives ``hvp``.
+        b : array of shape (P, k)
+            Right-hand sides, in the adapter's array type.
+        damping : float, default=0.0
+            Added to the Hessian's diagonal.
+        progress : callable, default=None
+            Called once per iteration (e.g. a tqdm ``update``).
+
+        Returns
+        -------
+        u : array of shape (P, k)
+        """
+        self._validate_params()
+        x, r, p = b * 0.0, b, b
+        rr = _col_dot(r, r)
+        stop = (self.tol**2) * rr
+        self.n_iter_ = 0
+        for _ in range(self.max_iter):
+            active = rr > stop
+            if not bool(active.any()):
+                break
+            Ap = adapter.hvp(p) + damping * p
+            pAp = _col_dot(p, Ap)
+            if bool(((pAp <= 0) & active).any()):
+                raise ValueError(
+                    "Conjugate gradients met a direction of non-positive curvature:"
+                    " the damped Hessian is not positive definite (a non-convex "
+                    "model). Increase `damping`."
+                )
+            # Converged columns take a zero step; the guard avoids 0 / 0 there.
+            step = rr / (pAp + ~active) * active
+            x = x + p * step
+            r = r - Ap * step
+            rr_new = _col_dot(r, r)
+            p = r + p * (rr_new / (rr + (rr == 0)))
+            rr = rr_new
+            self.n_iter_ += 1
+            if progress is not None:
+                progress()
+        else:
+            if bool((rr > stop).any()):
+                warnings.warn(
+                    f"CGSolver did not reach tol={self.tol} in max_iter="
+                    f"{self.max_iter} iterations; increase max_iter or damping.",
+                    ConvergenceWarning,
+                    stacklevel=2,
+                )
+        return x
+
+
+class LissaSolver(BaseEstimator):
+    """LiSSA: the stochastic Neumann-series estimate of the inverse HVP.
+
+    Iterates ``h <- b + (I - (H_batch + damping I) / scale) h`` for ``depth``
+    steps with mini-batch Hessians and returns ``h / scale``, averaged over
+    ``repeats`` runs (Agarwal et al. 2017; the FairIF paper's solver). The
+    series converges only when ``scale`` exceeds the largest eigenvalue of the
+    damped Hessian; with ``scale=None`` that eigenvalue is estimated by power
+    iteration and padded.
+
+    Parameters
+    ----------
+    depth : int, default=1000
+        Recursion depth per repeat.
+    scale : float or None, default=None
+        Must exceed the largest eigenvalue of ``H + damping I``.
+    repeats : int, default=1
+        Independent runs averaged.
+    batch_size : int, default=256
+        Rows per stochastic HVP; ``None`` uses the full data (deterministic).
+    random_state : int, RandomState instance or None, default=None
+        Mini-batch sampling.
+
+    Examples
+    --------
+    >>> from sklearn_fairif.influence import LissaSolver
+    >>> LissaSolver(depth=200, scale=10.0)
+    LissaSolver(depth=200, scale=10.0)
+    """
+
+    _parameter_constraints = {
+        "depth": [Interval(numbers.Integral, 1, None, closed="left")],
+        "scale": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "repeats": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, depth=1000, scale=None, repeats=1, batch_size=256,
+                 random_state=None):
+        self.depth = depth
+        self.scale = scale
+        self.repeats = repeats
+        self.batch_size = batch_size
+        self.random_state = random_state
+
+    def solve(self, adapter, b, damping=0.0, progress=None):
+        """Return an estimate of ``(H + damping I)^-1 b``.
+
+        Parameters
+        ----------
+        adapter : adapter
+            Gives ``hvp`` (with mini-batches) and ``n_samples``.
+        b : array of shape (P, k)
+            Right-hand sides, in the adapter's array type.
+        damping : float, default=0.0
+            Added to the Hessian's diagonal.
+        progress : callable, default=None
+            Called once per recursion step.
+
+        Returns
+        -------
+        u : array of shape (P, k)
+
+        Raises
+        ------
+        FloatingPointError
+            When the recursion diverges or produces NaN, with what to change.
+        """
+        self._validate_params()
+        rng = check_random_state(self.random_state)
+        scale = self.scale
+        if scale is None:
+            scale = 1.5 * (_largest_eigenvalue(adapter, b, rng) + damping)
+        self.scale_ = scale
+        n = adapter.n_samples
+        estimate = b * 0.0
+        for _ in range(self.repeats):
+            h = b
+            for _ in range(self.depth):
+                batch = None
+                if self.batch_size is not None and self.batch_size < n:
+                    batch = rng.choice(n, size=self.batch_size, replace=False)
+                h = b + h - (adapter.hvp(h, batch=batch) + damping * h) / scale
+                if progress is not None:
+                    progress()
+            if not _is_finite(h) or float((h * h).sum()) > 1e20 * float(
+                (b * b).sum()
+            ):
+                raise FloatingPointError(
+                    f"LiSSA diverged (scale={scale:.3g}): the recursion needs "
+                    "scale > the largest eigenvalue of the damped Hessian. Increase "
+                    "`scale` (or leave it None to estimate it), increase `damping`, "
+                    "or use solver='cg'."
+                )
+            estimate = estimate + h / scale
+        return estimate / self.repeats
+
+
+def _largest_eigenvalue(adapter, b, rng, n_iter=30):
+    """Power-iteration estimate of the largest Hessian eigenvalue."""
+    v = adapter.from_numpy(rng.standard_normal((b.shape[0], 1)))
+    eig = 0.0
+    for _ in range(n_iter):
+        w = adapter.hvp(v)
+        eig = float((w * v).sum()) / float((v * v).sum())
+        v = w / float((w * w).sum()) ** 0.5
+    return eig
+
+
+def resolve_solver(solver, adapter):
+    """Turn the ``solver`` parameter into a solver instance for ``adapter``."""
+    if not isinstance(solver, str):
+        return solver
+    if solver == "auto":
+        solver = adapter.default_solver
+    return {"exact": ExactSolver, "cg": CGSolver, "lissa": LissaSolver}[solver]()
