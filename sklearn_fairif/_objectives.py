@@ -151,8 +151,9 @@ def _group_contrasts(rate, rows, s_val, groups):
     for g in groups:
         mask = rows & (s_val == g)
         if not mask.any():
+            label = g.item() if isinstance(g, np.generic) else g
             raise ValueError(
-                f"Group {g!r} has no {cell + ' ' if cell else ''}rows in the "
+                f"Group {label!r} has no {cell + ' ' if cell else ''}rows in the "
                 f"validation set, so its {rate} is undefined. Use a larger "
                 "validation set or an objective that does not need this rate."
             )

@@ -1,0 +1,398 @@
+"""FairIFClassifier: behaviour, errors and scikit-learn integration."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import sklearn
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy import sparse
+from sklearn.base import clone
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.model_selection import GridSearchCV, cross_validate
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_fairif import FairIFClassifier
+from sklearn_fairif.metrics import average_odds_difference
+
+
+def _fit(clf, data, **kw):
+    X, y, X_val, y_val, s_val = data[:5]
+    return clf.fit(X, y, X_val=X_val, y_val=y_val, s_val=s_val, **kw)
+
+
+# ------------------------------------------------------------------ behaviour
+def test_without_validation_set_equals_plain_fit(biased_split):
+    X, y = biased_split[:2]
+    clf = FairIFClassifier(LogisticRegression(C=0.3)).fit(X, y)
+    ref = LogisticRegression(C=0.3).fit(X, y)
+    assert_allclose(clf.estimator_.coef_, ref.coef_)
+    assert_array_equal(clf.sample_weight_, np.ones(len(y)))
+
+
+def test_weights_mean_one_nonnegative_and_used_in_refit(biased_split):
+    clf = _fit(FairIFClassifier(LogisticRegression(C=0.5)), biased_split)
+    w = clf.sample_weight_
+    assert w.min() >= 0 and abs(w.mean() - 1) < 1e-9 and w.std() > 0.01
+    X, y = biased_split[:2]
+    ref = LogisticRegression(C=0.5).fit(X, y, sample_weight=w)
+    assert_allclose(clf.estimator_.coef_, ref.coef_, rtol=1e-6)
+    assert clf.influence_.shape == (len(y), 2)
+    assert clf.constraint_names_ == ["tpr[0] - tpr[1]", "tnr[0] - tnr[1]"]
+
+
+def test_reweighting_lowers_validation_and_test_gaps(biased_split):
+    clf = _fit(FairIFClassifier(), biased_split)
+    gaps = clf.validation_gaps_
+    assert np.abs(gaps["after"]).sum() < 0.5 * np.abs(gaps["before"]).sum()
+    assert np.abs(gaps["hard_after"]).mean() < np.abs(gaps["hard_before"]).mean()
+    # The first-order prediction tracks the refitted surrogate.
+    assert_allclose(gaps["predicted"], gaps["after"], atol=0.02)
+    X_test, y_test, s_test = biased_split[5:]
+    erm = clf.initial_estimator_.predict(X_test)
+    fair = clf.predict(X_test)
+    assert average_odds_difference(
+        y_test, fair, sensitive_features=s_test
+    ) < average_odds_difference(y_test, erm, sensitive_features=s_test)
+
+
+def test_user_sample_weight_multiplies(biased_split):
+    X, y = biased_split[:2]
+    sw = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+    clf = _fit(FairIFClassifier(), biased_split, sample_weight=sw)
+    ref0 = LogisticRegression().fit(X, y, sample_weight=sw)
+    assert_allclose(clf.initial_estimator_.coef_, ref0.coef_, rtol=1e-6)
+    ref = LogisticRegression().fit(X, y, sample_weight=sw * clf.sample_weight_)
+    assert_allclose(clf.estimator_.coef_, ref.coef_, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "objective, n_constraints",
+    [("equalized_odds", 2), ("equal_opportunity", 1), ("accuracy_parity", 1),
+     ("demographic_parity", 1)],
+)
+def test_objectives_reduce_their_gap(biased_split, objective, n_constraints):
+    clf = _fit(FairIFClassifier(objective=objective, alpha=0.003), biased_split)
+    gaps = clf.validation_gaps_
+    assert clf.influence_.shape[1] == n_constraints
+    assert np.abs(gaps["after"]).sum() < np.abs(gaps["before"]).sum()
+
+
+def test_demographic_parity_needs_no_labels(biased_split):
+    X, y, X_val, _, s_val = biased_split[:5]
+    clf = FairIFClassifier(objective="demographic_parity")
+    clf.fit(X, y, X_val=X_val, s_val=s_val)
+    assert np.abs(clf.validation_gaps_["after"]).sum() < np.abs(
+        clf.validation_gaps_["before"]
+    ).sum()
+
+
+def test_more_than_two_groups(three_group_split):
+    clf = _fit(FairIFClassifier(alpha=0.003), three_group_split)
+    assert clf.influence_.shape[1] == 6  # one per group and rate
+    assert clf.constraint_names_[0] == "tpr[0] - tpr[all]"
+    gaps = clf.validation_gaps_
+    assert np.abs(gaps["after"]).sum() < 0.5 * np.abs(gaps["before"]).sum()
+
+
+def test_alpha_path_and_selection(biased_split):
+    alphas = [0.001, 0.01, 0.1, 1.0]
+    clf = _fit(FairIFClassifier(alpha=alphas, tol=0.02), biased_split)
+    res = clf.cv_results_
+    assert res["alpha"] == alphas and clf.alpha_ in alphas
+    base = np.mean(clf.initial_estimator_.predict(biased_split[2]) == biased_split[3])
+    admissible = [a for a, acc in zip(alphas, res["val_accuracy"]) if acc >= base - 0.02]
+    best = min(admissible, key=lambda a: res["val_gap"][alphas.index(a)])
+    assert clf.alpha_ == best
+    # Weaker penalty -> weights move further from 1.
+    single = [
+        _fit(FairIFClassifier(alpha=a), biased_split).sample_weight_.std()
+        for a in (0.001, 1.0)
+    ]
+    assert single[0] > single[1]
+
+
+def test_more_rounds_shrink_the_residual_gap(biased_split):
+    one = _fit(FairIFClassifier(alpha=1e-3, n_rounds=1), biased_split)
+    three = _fit(FairIFClassifier(alpha=1e-3, n_rounds=3), biased_split)
+    residual = [np.abs(c.validation_gaps_["after"]).sum() for c in (one, three)]
+    assert residual[1] <= residual[0] + 1e-4
+
+
+def test_gumbel_surrogate_is_seeded(biased_split):
+    a = _fit(FairIFClassifier(surrogate="gumbel", random_state=0), biased_split)
+    b = _fit(FairIFClassifier(surrogate="gumbel", random_state=0), biased_split)
+    c = _fit(FairIFClassifier(surrogate="gumbel", random_state=1), biased_split)
+    assert_array_equal(a.sample_weight_, b.sample_weight_)
+    assert not np.array_equal(a.sample_weight_, c.sample_weight_)
+
+
+@pytest.mark.parametrize("solver", ["exact", "cg", "lissa"])
+def test_solvers_give_the_same_weights(biased_split, solver):
+    ref = _fit(FairIFClassifier(solver="exact"), biased_split)
+    clf = _fit(FairIFClassifier(solver=solver, random_state=0), biased_split)
+    rel = np.linalg.norm(clf.influence_ - ref.influence_) / np.linalg.norm(
+        ref.influence_
+    )
+    assert rel < (0.1 if solver == "lissa" else 1e-4), rel
+
+
+def test_sgd_classifier(biased_split):
+    est = SGDClassifier(loss="log_loss", alpha=1e-3, max_iter=2000, tol=1e-6,
+                        random_state=0)
+    clf = _fit(FairIFClassifier(est), biased_split)
+    assert np.abs(clf.validation_gaps_["after"]).sum() < np.abs(
+        clf.validation_gaps_["before"]
+    ).sum()
+
+
+def test_sparse_input_matches_dense(biased_split):
+    X, y, X_val, y_val, s_val = biased_split[:5]
+    dense = FairIFClassifier().fit(X, y, X_val=X_val, y_val=y_val, s_val=s_val)
+    sp = FairIFClassifier().fit(
+        sparse.csr_matrix(X), y, X_val=sparse.csr_matrix(X_val), y_val=y_val,
+        s_val=s_val,
+    )
+    assert_allclose(sp.sample_weight_, dense.sample_weight_, rtol=1e-4, atol=1e-6)
+
+
+def _hashed_text_like(n, d, seed):
+    """Bag-of-words-like sparse rows over a Zipf vocabulary of d features."""
+    rng = np.random.default_rng(seed)
+    nnz = 30
+    cols = np.minimum(rng.zipf(1.3, size=n * nnz) - 1, d - 1)
+    rows = np.repeat(np.arange(n), nnz)
+    X = sparse.csr_matrix((np.ones(n * nnz), (rows, cols)), shape=(n, d))
+    X.sum_duplicates()
+    s = rng.integers(0, 2, n)
+    beta = rng.normal(size=d) * (np.arange(d) < 200)
+    score = X @ beta / 3 + 0.8 * s + rng.normal(size=n)
+    return X, (score > np.median(score)).astype(int), s
+
+
+def test_high_dimensional_sparse_uses_cg():
+    X, y, s = _hashed_text_like(4000, 100_000, seed=0)
+    clf = FairIFClassifier(LogisticRegression(C=0.1, solver="saga"), alpha=0.003)
+    clf.fit(X[:3000], y[:3000], X_val=X[3000:], y_val=y[3000:], s_val=s[3000:])
+    assert clf.influence_.shape == (3000, 2)
+    assert np.isfinite(clf.influence_).all()
+    gaps = clf.validation_gaps_
+    assert np.abs(gaps["after"]).sum() < 0.7 * np.abs(gaps["before"]).sum()
+
+
+def test_influence_estimator_for_non_differentiable_model(biased_split):
+    hgb = HistGradientBoostingClassifier(max_iter=10, random_state=0)
+    with pytest.raises(TypeError, match="influence_estimator"):
+        _fit(FairIFClassifier(hgb), biased_split)
+    clf = _fit(
+        FairIFClassifier(hgb, influence_estimator=LogisticRegression()), biased_split
+    )
+    assert isinstance(clf.estimator_, HistGradientBoostingClassifier)
+    assert clf.sample_weight_.std() > 0.01
+    ref = _fit(FairIFClassifier(LogisticRegression()), biased_split)
+    assert_allclose(clf.sample_weight_, ref.sample_weight_)
+
+
+# ---------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"s_val": None}, "without s_val"),
+        ({"y_val": None}, "needs validation labels"),
+        ({"s_val": np.zeros(1000)}, "only one group|at least two"),
+        ({"s_val": np.zeros(10)}, "s_val has 10"),
+        ({"y_val": np.zeros(10)}, "y_val has 10 rows"),
+        ({"y_val": np.full(1000, 7)}, "not seen in y"),
+    ],
+)
+def test_bad_validation_input(biased_split, kwargs, match):
+    X, y, X_val, y_val, s_val = biased_split[:5]
+    args = {"X_val": X_val, "y_val": y_val, "s_val": s_val, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        FairIFClassifier().fit(X, y, **args)
+
+
+def test_nan_groups_rejected(biased_split):
+    X, y, X_val, y_val, s_val = biased_split[:5]
+    s = s_val.astype(float)
+    s[3] = np.nan
+    with pytest.raises(ValueError, match="NaN|missing"):
+        FairIFClassifier().fit(X, y, X_val=X_val, y_val=y_val, s_val=s)
+
+
+def test_group_without_positives_named(biased_split):
+    X, y, X_val, y_val, s_val = biased_split[:5]
+    y_val = np.where(s_val == 1, 0, y_val)
+    with pytest.raises(ValueError, match="Group 1 has no positive"):
+        FairIFClassifier().fit(X, y, X_val=X_val, y_val=y_val, s_val=s_val)
+
+
+def test_non_binary_and_continuous_targets(biased_split):
+    X = biased_split[0]
+    y3 = np.arange(len(X)) % 3
+    with pytest.raises(ValueError, match="Only binary classification"):
+        FairIFClassifier().fit(X, y3)
+    with pytest.raises(ValueError, match="Unknown label type"):
+        FairIFClassifier().fit(X, np.linspace(0, 1, len(X)))
+
+
+def test_nan_in_features_rejected(biased_split):
+    X, y, X_val, y_val, s_val = biased_split[:5]
+    X_val = X_val.copy()
+    X_val[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        FairIFClassifier().fit(X, y, X_val=X_val, y_val=y_val, s_val=s_val)
+
+
+@pytest.mark.parametrize(
+    "estimator, error, match",
+    [
+        (FrozenEstimator(LogisticRegression().fit([[0], [1]], [0, 1])), TypeError,
+         "FrozenEstimator"),
+        (KNeighborsClassifier(), TypeError, "does not accept sample_weight"),
+        (LogisticRegression(l1_ratio=1.0, solver="saga"), ValueError, "L1"),
+        (SGDClassifier(loss="hinge"), ValueError, "log_loss"),
+    ],
+)
+def test_unsupported_estimators(biased_split, estimator, error, match):
+    with pytest.raises(error, match=match):
+        _fit(FairIFClassifier(estimator), biased_split)
+
+
+def test_slicing_trap_warns(biased_split):
+    X, y, X_val, y_val, s_val = biased_split[:5]
+    with pytest.warns(UserWarning, match="as many rows as X"):
+        FairIFClassifier().fit(X[:1000], y[:1000], X_val=X_val, y_val=y_val,
+                               s_val=s_val)
+
+
+# ------------------------------------------------------------- pipelines
+def test_pipeline_refits_final_step_on_transformed_data(biased_split):
+    X, y, X_val, y_val, s_val = biased_split[:5]
+    X = X * 10 + 3
+    X_val = X_val * 10 + 3
+    pipe = make_pipeline(StandardScaler(), LogisticRegression())
+    clf = FairIFClassifier(pipe).fit(X, y, X_val=X_val, y_val=y_val, s_val=s_val)
+    assert isinstance(clf.estimator_, Pipeline)
+    scaler = StandardScaler().fit(X)
+    manual = FairIFClassifier().fit(
+        scaler.transform(X), y, X_val=scaler.transform(X_val), y_val=y_val,
+        s_val=s_val,
+    )
+    assert_allclose(clf.sample_weight_, manual.sample_weight_, rtol=1e-6)
+    assert_allclose(clf.estimator_[-1].coef_, manual.estimator_.coef_, rtol=1e-6)
+    assert_array_equal(clf.predict(X), manual.predict(scaler.transform(X)))
+
+
+def test_pipeline_with_column_transformer_on_dataframe():
+    pd = pytest.importorskip("pandas")
+    from sklearn.compose import make_column_transformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    n = 1500
+    s = rng.integers(0, 2, n)
+    df = pd.DataFrame({
+        "cat": pd.Categorical(rng.choice(list("abcde"), n)),
+        "num": rng.normal(size=n) + s,
+    })
+    y = ((df["cat"].isin(["a", "b"])) ^ (rng.random(n) < 0.2 + 0.2 * s)).astype(int)
+    pre = make_column_transformer(
+        (OneHotEncoder(), ["cat"]), (StandardScaler(), ["num"])
+    )
+    clf = FairIFClassifier(make_pipeline(pre, LogisticRegression()))
+    clf.fit(df[:1000], y[:1000], X_val=df[1000:], y_val=y[1000:], s_val=s[1000:])
+    assert_array_equal(clf.feature_names_in_, ["cat", "num"])
+    assert clf.predict(df[1000:]).shape == (500,)
+
+
+# ---------------------------------------------- model selection and routing
+def test_grid_search_routing_off(biased_split):
+    X, y, X_val, y_val, s_val = biased_split[:5]
+    grid = GridSearchCV(
+        FairIFClassifier(LogisticRegression()),
+        {"alpha": [0.01, 0.1], "estimator__C": [0.1, 1.0]}, cv=3,
+    )
+    grid.fit(X, y, X_val=X_val, y_val=y_val, s_val=s_val)
+    best = grid.best_estimator_
+    assert best.influence_.shape == (len(y), 2)
+    assert len(grid.cv_results_["mean_test_score"]) == 4
+
+
+@pytest.mark.parametrize("routing", [True, False])
+def test_cross_validate(biased_split, routing):
+    X, y, X_val, y_val, s_val = biased_split[:5]
+    meta = {"X_val": X_val, "y_val": y_val, "s_val": s_val}
+    with sklearn.config_context(enable_metadata_routing=routing):
+        kwargs = {"params": meta} if routing else {"params": meta}
+        res = cross_validate(FairIFClassifier(), X, y, cv=3, return_estimator=True,
+                             **kwargs)
+    for est in res["estimator"]:
+        # The validation set reached every fold whole (not sliced).
+        assert est.validation_gaps_["before"].shape == (2,)
+        assert est.sample_weight_.std() > 0.01
+
+
+def test_grid_search_routing_on_with_fairness_scorer(biased_split):
+    from sklearn_fairif.metrics import make_fairness_scorer
+
+    X, y, X_val, y_val, s_val = biased_split[:5]
+    s_train = (X[:, 0] > 0.5).astype(int)  # any labels: only used for scoring
+    with sklearn.config_context(enable_metadata_routing=True):
+        grid = GridSearchCV(
+            FairIFClassifier(), {"alpha": [0.01, 1.0]}, cv=3,
+            scoring={"acc": "accuracy", "aod": make_fairness_scorer("aod")},
+            refit="acc",
+        )
+        grid.fit(X, y, X_val=X_val, y_val=y_val, s_val=s_val,
+                 sensitive_features=s_train)
+    assert np.all(grid.cv_results_["mean_test_aod"] <= 0)
+
+
+def test_pipeline_transform_input_routes_transformed_x_val(biased_split):
+    X, y, X_val, y_val, s_val = biased_split[:5]
+    X, X_val = X * 5 + 1, X_val * 5 + 1
+    with sklearn.config_context(enable_metadata_routing=True):
+        pipe = Pipeline(
+            [("scale", StandardScaler()), ("fair", FairIFClassifier())],
+            transform_input=["X_val"],
+        )
+        pipe.fit(X, y, X_val=X_val, y_val=y_val, s_val=s_val)
+    scaler = StandardScaler().fit(X)
+    manual = FairIFClassifier().fit(
+        scaler.transform(X), y, X_val=scaler.transform(X_val), y_val=y_val,
+        s_val=s_val,
+    )
+    assert_allclose(pipe[-1].sample_weight_, manual.sample_weight_, rtol=1e-6)
+
+
+# -------------------------------------------------------- estimator basics
+def test_clone_params_pickle_and_determinism(biased_split):
+    clf = FairIFClassifier(LogisticRegression(C=2.0), alpha=[0.01, 0.1])
+    assert clf.get_params()["estimator__C"] == 2.0
+    clf.set_params(estimator__C=0.5)
+    assert clf.estimator.C == 0.5
+    fitted = _fit(clone(clf), biased_split)
+    again = pickle.loads(pickle.dumps(fitted))
+    X_test = biased_split[5]
+    assert_array_equal(again.predict(X_test), fitted.predict(X_test))
+    assert_allclose(again.predict_proba(X_test), fitted.predict_proba(X_test))
+    refit = _fit(clone(clf), biased_split)
+    assert_array_equal(refit.sample_weight_, fitted.sample_weight_)
+
+
+def test_verbose_reports_stages(biased_split, capsys):
+    _fit(FairIFClassifier(verbose=1), biased_split)
+    out = capsys.readouterr().out
+    assert "stage 1" in out and "influence" in out and "stage 2" in out
+
+
+def test_no_warnings_on_clean_fit(biased_split):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _fit(FairIFClassifier(), biased_split)
