@@ -102,6 +102,11 @@ class FairIFClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         :class:`~sklearn_fairif.influence.LissaSolver` set their options.
     damping : float, default=1e-4
         Added to the diagonal of the Hessian of the mean training objective.
+    influence_params : "all", "last_layer" or list of str, default="all"
+        For a skorch network: the parameters the influence is taken over (the
+        others are held fixed): all trainable ones, those of the last layer
+        (the usual choice for large pretrained networks), or a list of names
+        from ``module_.named_parameters()``. Ignored by linear models.
     n_rounds : int, default=1
         Rounds of (influence, weights, refit). Later rounds recompute the
         influence at the refitted model to close the residual gap that the
@@ -139,6 +144,9 @@ class FairIFClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         (first-order prediction at the weights), ``"after"`` (soft value
         after the refit), ``"hard_before"`` and ``"hard_after"`` (the same with
         0/1 predictions of ``estimator``).
+    stage_times_ : dict of float
+        Wall time in seconds spent in each stage, summed over rounds and
+        ``alpha`` values: stage 1, influence, weights, stage 2.
     cv_results_ : dict of list
         One entry per ``alpha`` tried: ``"alpha"``, ``"val_accuracy"``,
         ``"val_gap"`` (mean absolute hard gap) and ``"val_gaps"``.
@@ -193,6 +201,7 @@ class FairIFClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         "surrogate": [StrOptions({"softmax", "gumbel"})],
         "solver": [StrOptions({"auto", "exact", "cg", "lissa"}), HasMethods(["solve"])],
         "damping": [Interval(Real, 0, None, closed="left")],
+        "influence_params": [StrOptions({"all", "last_layer"}), list],
         "n_rounds": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "influence_estimator": [HasMethods(["fit"]), None],
@@ -210,6 +219,7 @@ class FairIFClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         surrogate="softmax",
         solver="auto",
         damping=1e-4,
+        influence_params="all",
         n_rounds=1,
         tol=0.01,
         influence_estimator=None,
@@ -223,6 +233,7 @@ class FairIFClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.surrogate = surrogate
         self.solver = solver
         self.damping = damping
+        self.influence_params = influence_params
         self.n_rounds = n_rounds
         self.tol = tol
         self.influence_estimator = influence_estimator
@@ -263,6 +274,7 @@ class FairIFClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """
         X, y = self._validate_training_data(X, y)
         sample_weight = _check_sample_weight(sample_weight, X)
+        self.stage_times_ = {}
         model = StagedModel(
             self._get_estimator(), X, y, X_val, self._route_fit_params(fit_params),
             sample_weight=sample_weight,
@@ -378,7 +390,9 @@ class FairIFClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def _influence(self, influence_model, fitted, constraints, sample_weight,
                    weights):
-        adapter = influence_model.adapter(fitted, sample_weight * weights)
+        adapter = influence_model.adapter(
+            fitted, sample_weight * weights, **self._adapter_options()
+        )
         solver = resolve_solver(self.solver, adapter)
         if isinstance(self.solver, str) and "random_state" in solver.get_params():
             solver.set_params(random_state=self.random_state)
@@ -400,17 +414,20 @@ class FairIFClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 influence, gaps = self._influence(
                     influence_model, fitted, constraints, sample_weight, weights
                 )
-            weights, predicted = solve_weights(
-                influence, gaps, alpha, current_weights=weights
-            )
-        with self._timed(f"stage 2 (weighted refit, alpha={alpha:g})"):
+            with self._timed("weights"):
+                weights, predicted = solve_weights(
+                    influence, gaps, alpha, current_weights=weights
+                )
+        with self._timed("stage 2 (weighted refit)"):
             fitted = model.fit(sample_weight * weights)
         # The surrogate after the refit, measured on the model the influence was
         # computed for, is what the first-order prediction should match.
         influence_fit = fitted
         if influence_model is not model:
             influence_fit = influence_model.fit(sample_weight * weights)
-        adapter = influence_model.adapter(influence_fit, sample_weight * weights)
+        adapter = influence_model.adapter(
+            influence_fit, sample_weight * weights, **self._adapter_options()
+        )
         soft_after = constraints.values(
             adapter.decision_function(influence_model.Xt_val)
         )
@@ -462,8 +479,12 @@ class FairIFClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def _predict_01(self, estimator, X):
         return (estimator.predict(X) == self.classes_[1]).astype(int)
 
+    def _adapter_options(self):
+        # Passed to the adapters that take them (the network adapter).
+        return {"influence_params": self.influence_params, "verbose": self.verbose}
+
     def _timed(self, stage):
-        return _Timer(stage, self.verbose)
+        return _Timer(stage, self.verbose, self.stage_times_)
 
     def _progress(self, desc):
         return _Progress(desc, self.verbose)
@@ -585,18 +606,20 @@ def _choose_alpha(path, acc_before, tol):
 
 
 class _Timer:
-    """Context manager that prints a stage's wall time when verbose."""
+    """Add a stage's wall time to ``times`` (and print it when verbose)."""
 
-    def __init__(self, stage, verbose):
-        self.stage, self.verbose = stage, verbose
+    def __init__(self, stage, verbose, times):
+        self.stage, self.verbose, self.times = stage, verbose, times
 
     def __enter__(self):
         self.start = time.perf_counter()
         return self
 
     def __exit__(self, *exc):
+        elapsed = time.perf_counter() - self.start
+        self.times[self.stage] = self.times.get(self.stage, 0.0) + elapsed
         if self.verbose and exc[0] is None:
-            print(f"[FairIF] {self.stage}: {time.perf_counter() - self.start:.3f}s")
+            print(f"[FairIF] {self.stage}: {elapsed:.3f}s")
 
 
 class _Progress:

@@ -8,6 +8,8 @@ stage. This also sidesteps two Pipeline traps (DESIGN §4): a Pipeline passes
 ``sample_weight=`` when metadata routing is off.
 """
 
+import inspect
+
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import has_fit_parameter
@@ -76,10 +78,17 @@ class StagedModel:
         """The fitted final step of a model returned by :meth:`fit`."""
         return fitted[-1] if self.pre is not None else fitted
 
-    def adapter(self, fitted, sample_weight):
-        """The influence adapter of a model returned by :meth:`fit`."""
-        return self.adapter_class()(
-            self.final_step(fitted), self.Xt, self.y, sample_weight
+    def adapter(self, fitted, sample_weight, **options):
+        """Build the influence adapter of a model returned by :meth:`fit`.
+
+        ``options`` (e.g. ``influence_params``) go to the adapters that take
+        them; the others (the linear adapter) ignore them.
+        """
+        adapter_class = self.adapter_class()
+        accepted = inspect.signature(adapter_class).parameters
+        options = {k: v for k, v in options.items() if k in accepted}
+        return adapter_class(
+            self.final_step(fitted), self.Xt, self.y, sample_weight, **options
         )
 
 
