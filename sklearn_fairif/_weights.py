@@ -17,11 +17,14 @@ each dual evaluation costs O(n k), and the weights are recovered in closed form
 as a clipped affine function of the multipliers.
 """
 
+import warnings
+
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import brentq
+from sklearn.exceptions import ConvergenceWarning
 
 
-def solve_weights(influence, gaps, alpha, *, current_weights=None, tol=1e-10,
+def solve_weights(influence, gaps, alpha, *, current_weights=None, tol=1e-13,
                   max_iter=200):
     """Solve for fair sample weights.
 
@@ -38,8 +41,10 @@ def solve_weights(influence, gaps, alpha, *, current_weights=None, tol=1e-10,
         Weights at which ``influence`` and ``gaps`` were computed (all ones when
         None). The linearisation is taken around them; the penalty stays
         anchored at 1.
-    tol : float, default=1e-10
-        Gradient tolerance of the dual solve.
+    tol : float, default=1e-13
+        Tolerance on the dual gradient, i.e. on ``alpha * kappa - r`` (gap
+        units) and on ``mean(w) - 1``. Newton converges quadratically, so a
+        tight value costs one or two extra O(n k) iterations.
     max_iter : int, default=200
         Iteration cap of the dual solve.
 
@@ -55,52 +60,114 @@ def solve_weights(influence, gaps, alpha, *, current_weights=None, tol=1e-10,
     g = np.asarray(gaps, dtype=float)
     if current_weights is not None:
         g = g - (np.asarray(current_weights, dtype=float) - 1.0) @ A
-    # Per-sample influences are O(1/n); n A keeps every quantity O(1). Stored
-    # as (k + 1) contiguous rows, the layout the O(n k) products run fastest on.
-    Bt = np.vstack([n * A.T, np.ones((1, n))])
+    dual = _Dual(A, g, alpha)
+    x = _newton(dual, np.zeros(k + 1), tol=tol, max_iter=max_iter)
+    delta = _clip(x @ dual.Bt)
+    if abs(delta.mean()) > 1e-12:
+        # Stopped early: re-solve the mean multiplier exactly for the final
+        # kappa, so that mean(w) = 1 and w >= 0 hold whatever happened.
+        t = x[:k] @ dual.Bt[:k]
+        delta = _clip(t + _mean_multiplier(t))
+    # The last rounding error of the mean, spread over the free rows (the exact
+    # shift of nu for the final active set).
+    free = delta > -1.0
+    delta[free] -= delta.sum() / max(free.sum(), 1)
+    delta = np.maximum(delta, -1.0)
+    return 1.0 + delta, g + delta @ A
 
-    cache = {}
 
-    def margins(x):
-        # objective and hessian are evaluated at the same points: one O(n k)
-        # product per point.
-        key = x.tobytes()
-        if key not in cache:
-            cache.clear()
-            cache[key] = x @ Bt
-        return cache[key]
+class _Dual:
+    """The negated, rescaled dual of the weight problem.
 
-    def objective(x):
-        # Negated dual, scaled so that the gradient is (alpha * kappa - r, -mean(delta)).
-        t = margins(x)
-        delta = np.maximum(-1.0, -t)
+    With ``b_i = n A[i]`` and multipliers ``x = (kappa, nu)`` (one per
+    constraint, one for the mean), the primal minimiser is
+    ``delta_i = max(-1, -(b_i . kappa + nu))`` and the function minimised is
+
+        f(x) = alpha/2 |kappa|^2 - kappa . g - (1/2n) sum_i psi(b_i . kappa + nu),
+        psi(t) = -t^2 if t <= 1 else 1 - 2t,
+
+    convex and C^1 with gradient ``(alpha kappa - r, -mean(delta))`` (``r`` the
+    predicted gaps); at its minimum ``r = alpha kappa`` and ``mean(delta) = 0``.
+    """
+
+    def __init__(self, A, g, alpha):
+        n, self.k = A.shape
+        self.g, self.alpha, self.n = g, alpha, n
+        # n A keeps every quantity O(1); (k + 1) contiguous rows are the layout
+        # the O(n k) products run fastest on.
+        self.Bt = np.vstack([n * A.T, np.ones((1, n))])
+        self.gram = self.Bt @ self.Bt.T
+
+    def value_grad(self, x):
+        t = x @ self.Bt
+        delta = _clip(t)
         psi = np.where(t <= 1.0, -(t**2), 1.0 - 2.0 * t)
-        kappa = x[:k]
-        f = 0.5 * alpha * kappa @ kappa - kappa @ g - psi.mean() / 2.0
-        grad = -(Bt @ delta) / n
-        grad[:k] += alpha * kappa - g
-        return f, grad
+        kappa = x[: self.k]
+        f = 0.5 * self.alpha * kappa @ kappa - kappa @ self.g - psi.mean() / 2.0
+        grad = -(self.Bt @ delta) / self.n
+        grad[: self.k] += self.alpha * kappa - self.g
+        return f, grad, t
 
-    gram = Bt @ Bt.T
-
-    def hessian(x):
-        # The Gram matrix of the free rows, as the full one minus the clipped
-        # rows (usually few): O(n) for the mask plus O(n_clipped k^2).
-        clipped = Bt[:, margins(x) >= 1.0]
-        H = (gram - clipped @ clipped.T) / n
-        H[:k, :k] += alpha * np.eye(k)
+    def hessian(self, t):
+        # Gram matrix of the free rows = full Gram minus the (usually few)
+        # clipped rows: O(n) for the mask plus O(n_clipped k^2).
+        clipped = self.Bt[:, t >= 1.0]
+        H = (self.gram - clipped @ clipped.T) / self.n
+        H[: self.k, : self.k] += self.alpha * np.eye(self.k)
         return H
 
-    result = minimize(
-        objective, np.zeros(k + 1), jac=True, hess=hessian, method="trust-exact",
-        options={"gtol": tol, "maxiter": max_iter},
+
+def _newton(dual, x, *, tol, max_iter):
+    """Semismooth Newton with Armijo backtracking on the convex dual.
+
+    scipy's trust-region methods stall on this piecewise-quadratic function when
+    most weights are clipped at 0 (its Hessian is then nearly singular); a
+    regularised Newton step with a line search converges in a few iterations.
+    """
+    f, grad, t = dual.value_grad(x)
+    for _ in range(max_iter):
+        if np.max(np.abs(grad)) <= tol:
+            return x
+        H = dual.hessian(t)
+        H[np.diag_indices_from(H)] += 1e-10 * (1.0 + np.abs(np.diag(H)).max())
+        step = -np.linalg.solve(H, grad)
+        slope = grad @ step
+        size = 1.0
+        for _ in range(60):
+            f_new, grad_new, t_new = dual.value_grad(x + size * step)
+            # Near the optimum f's changes drop below its rounding error; a
+            # full step that halves the gradient is then accepted as progress.
+            if f_new <= f + 1e-4 * size * slope or (
+                size == 1.0
+                and np.max(np.abs(grad_new)) <= 0.5 * np.max(np.abs(grad))
+            ):
+                break
+            size *= 0.5
+        x = x + size * step
+        f, grad, t = f_new, grad_new, t_new
+        if size * np.max(np.abs(step)) <= 1e-15 * (1.0 + np.max(np.abs(x))):
+            return x  # at machine precision: no further progress possible
+    if np.max(np.abs(grad)) > tol:
+        warnings.warn(
+            f"The weight solver did not converge in max_iter={max_iter} "
+            f"iterations (dual gradient {np.max(np.abs(grad)):.1e} > tol={tol}); "
+            "the weights are feasible but not optimal.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return x
+
+
+def _clip(t):
+    """Primal weight changes ``delta = max(-1, -t)`` from dual margins ``t``."""
+    return np.maximum(-1.0, -t)
+
+
+def _mean_multiplier(t):
+    """The shift ``nu`` with ``mean(max(-1, -(t + nu))) = 0`` (exact, monotone)."""
+    if np.all(t == t[0]):
+        return -t[0]
+    return brentq(
+        lambda nu: _clip(t + nu).mean(), -t.max(), 1.0 - t.min(),
+        xtol=1e-15, rtol=4 * np.finfo(float).eps,
     )
-    delta = np.maximum(-1.0, -margins(result.x))
-    # The dual optimum makes mean(delta) = 0 up to tol; remove the remainder on
-    # the free rows only, which keeps every weight non-negative.
-    free = delta > -1.0
-    if free.any():
-        delta[free] -= delta.sum() / free.sum()
-    weights = np.maximum(1.0 + delta, 0.0)
-    delta = weights - 1.0
-    return weights, g + delta @ A
