@@ -124,7 +124,7 @@ def main(argv=None):
             for key, v in t.items():
                 times.setdefault(key, []).append(v)
             for a, acc, gap in zip(path["alpha"], path["val_accuracy"],
-                                   path["val_gap"]):
+                                   path["val_gap"], strict=True):
                 path_rows.append((name, seed, a, acc, gap))
         erm = np.asarray(times["erm"])
         ratio = {

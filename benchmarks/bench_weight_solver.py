@@ -23,8 +23,8 @@ def main():
         A = rng.normal(size=(n, 2)) / n
         g = np.array([0.12, -0.07])
         # One matrix-vector product with A: the unit the solver's cost is made of.
-        unit = best_time(lambda: A.T @ np.ones(n), repeat=5)
-        t = best_time(lambda: solve_weights(A, g, 0.01), repeat=3)
+        unit = best_time(lambda A=A, n=n: A.T @ np.ones(n), repeat=5)
+        t = best_time(lambda A=A, g=g: solve_weights(A, g, 0.01), repeat=3)
         w, pred = solve_weights(A, g, 0.01)
         rows.append({
             "n": f"{n:,}",

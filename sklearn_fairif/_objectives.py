@@ -85,6 +85,7 @@ class FairnessConstraints:
                  surrogate="softmax", random_state=None):
         self.temperature = temperature
         self.surrogate = surrogate
+        s_val = np.asarray(s_val)
         groups = np.unique(s_val)
         m = len(s_val)
         y = np.zeros(m) if y_val is None else np.asarray(y_val, dtype=float)

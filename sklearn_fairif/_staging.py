@@ -1,5 +1,4 @@
-"""The wrapped estimator as FairIF sees it: preprocessing fitted once, a final step
-refitted with weights.
+"""The wrapped estimator as FairIF sees it: preprocessing, then a weighted final step.
 
 FairIF's weights only change how the *final* model is trained, so a Pipeline's
 transformers are fitted once on the unweighted training data and reused by every
@@ -62,7 +61,7 @@ class StagedModel:
         return X if self.pre is None else self.pre.transform(X)
 
     def adapter_class(self):
-        """The influence adapter for the final step (raises if unsupported)."""
+        """Return the influence adapter class of the final step (raise if none)."""
         return get_adapter(self.final, role=self.role)
 
     def fit(self, sample_weight):
@@ -75,7 +74,7 @@ class StagedModel:
         return Pipeline(self.pre.steps + [(self.final_name, final)])
 
     def final_step(self, fitted):
-        """The fitted final step of a model returned by :meth:`fit`."""
+        """Return the fitted final step of a model returned by :meth:`fit`."""
         return fitted[-1] if self.pre is not None else fitted
 
     def adapter(self, fitted, sample_weight, **options):

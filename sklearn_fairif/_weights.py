@@ -164,7 +164,7 @@ def _clip(t):
 
 
 def _mean_multiplier(t):
-    """The shift ``nu`` with ``mean(max(-1, -(t + nu))) = 0`` (exact, monotone)."""
+    """Solve ``mean(max(-1, -(t + nu))) = 0`` for the shift ``nu`` (monotone)."""
     if np.all(t == t[0]):
         return -t[0]
     return brentq(

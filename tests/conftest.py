@@ -5,7 +5,8 @@ import pytest
 def _biased_problem(n, seed, n_groups=2):
     """A small problem where the minority group's boundary differs."""
     rng = np.random.default_rng(seed)
-    s = rng.choice(n_groups, size=n, p=[0.75] + [0.25 / (n_groups - 1)] * (n_groups - 1))
+    minority = [0.25 / (n_groups - 1)] * (n_groups - 1)
+    s = rng.choice(n_groups, size=n, p=[0.75] + minority)
     X = rng.normal(size=(n, 5))
     X[:, 0] += s  # the group is partly visible in the features
     logit = 1.5 * X[:, 1] + 0.5 * X[:, 2] - 2.0 * (s > 0) * X[:, 1] + 0.5 * (s > 0)

@@ -106,7 +106,10 @@ def test_alpha_path_and_selection(biased_split):
     res = clf.cv_results_
     assert res["alpha"] == alphas and clf.alpha_ in alphas
     base = np.mean(clf.initial_estimator_.predict(biased_split[2]) == biased_split[3])
-    admissible = [a for a, acc in zip(alphas, res["val_accuracy"]) if acc >= base - 0.02]
+    admissible = [
+        a for a, acc in zip(alphas, res["val_accuracy"], strict=True)
+        if acc >= base - 0.02
+    ]
     best = min(admissible, key=lambda a: res["val_gap"][alphas.index(a)])
     assert clf.alpha_ == best
     # Weaker penalty -> weights move further from 1.

@@ -21,6 +21,10 @@ the quantities of DESIGN §2 without the influence code knowing the model type:
     pass over the data, never an n × P matrix. ``ell_i`` includes the model's own
     per-sample scaling (e.g. ``class_weight``) but not the sample weights the
     adapter was built with: those enter the Hessian only.
+``influence_dot(U)`` (optional)
+    The derivative of the weighted training gradient with respect to each
+    sample's weight, dotted with ``U``; defaults to ``grad_dot``. Differs when
+    the model rescales samples as a function of the weights (balanced classes).
 ``to_numpy(a)`` / ``from_numpy(a)``
     Move arrays between NumPy and the adapter's array type.
 

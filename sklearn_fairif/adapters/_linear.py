@@ -26,7 +26,7 @@ from scipy import sparse
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.utils import check_array
-from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.extmath import safe_sparse_dot
 
 # Above this many parameters a dense P × P Hessian costs more than CG needs.
@@ -89,10 +89,9 @@ class LinearAdapter:
         self.y = (np.asarray(y) == estimator.classes_[1]).astype(float)
         # class_weight scales each sample's loss inside the model: it belongs to
         # ell_i (so to grad_dot), while sample_weight only enters the Hessian.
-        self.cw = np.ones(n)
-        if getattr(estimator, "class_weight", None) is not None:
-            self.cw = compute_sample_weight(estimator.class_weight, y)
-        self.sw = np.asarray(sample_weight, dtype=float) * self.cw
+        self.fit_weight = np.asarray(sample_weight, dtype=float)
+        self.cw, self.balanced = _class_weights(estimator, y, self.fit_weight)
+        self.sw = self.fit_weight * self.cw
         self.lam, self.lam_b = _l2_strengths(estimator, n)
         self.n_samples = n
         self.n_params = d + int(self.fit_intercept)
@@ -168,6 +167,25 @@ class LinearAdapter:
         residual = self.cw * (self.p - self.y)
         return residual[:, None] * self._jac(self.X, np.asarray(U, dtype=float))
 
+    def influence_dot(self, U):
+        """Differentiate the weighted gradient by each sample's weight, dot U.
+
+        Equal to :meth:`grad_dot` except with ``class_weight="balanced"``: a
+        LogisticRegression recomputes its class weights ``S / (2 S_y)`` from the
+        weighted class totals ``S_y`` at every fit, so up-weighting sample ``i``
+        also rescales its whole class, adding ``Q / S - Q_{y_i} / S_{y_i}`` with
+        ``Q_y`` the weighted sum of :meth:`grad_dot` over class ``y``.
+        """
+        out = self.grad_dot(U)
+        if self.balanced:
+            b = self.fit_weight[:, None]
+            Q = {c: (b * out)[self.y == c].sum(0) for c in (0.0, 1.0)}
+            S = {c: b[self.y == c].sum() for c in (0.0, 1.0)}
+            total = (Q[0.0] + Q[1.0]) / (S[0.0] + S[1.0])
+            for c in (0.0, 1.0):
+                out[self.y == c] += total - Q[c] / S[c]
+        return out
+
     @staticmethod
     def to_numpy(a):
         """Identity: this adapter computes in NumPy."""
@@ -177,6 +195,26 @@ class LinearAdapter:
     def from_numpy(a):
         """Identity: this adapter computes in NumPy."""
         return np.asarray(a, dtype=float)
+
+
+def _class_weights(estimator, y, sample_weight):
+    """Return per-sample class weights as the estimator computes them.
+
+    Also says whether they are recomputed from the sample weights at every fit
+    (LogisticRegression with "balanced").
+    """
+    class_weight = getattr(estimator, "class_weight", None)
+    if class_weight is None:
+        return np.ones(len(y)), False
+    # LogisticRegression balances *weighted* class totals; SGDClassifier counts
+    # rows (scikit-learn 1.9).
+    sw = sample_weight if isinstance(estimator, LogisticRegression) else None
+    per_class = compute_class_weight(
+        class_weight, classes=estimator.classes_, y=y, sample_weight=sw
+    )
+    index = np.searchsorted(estimator.classes_, y)
+    balanced = class_weight == "balanced" and sw is not None
+    return per_class[index], balanced
 
 
 def _logistic_penalty(estimator):

@@ -68,7 +68,10 @@ def influence_scores(adapter, constraints, X_val, solver, *, damping=0.0,
     """
     gaps, grad = constraint_gradients(adapter, constraints, X_val)
     u = solver.solve(adapter, grad, damping, progress=progress)
-    influence = -np.asarray(adapter.grad_dot(u)) / adapter.n_samples
+    # Optional protocol hook: adapters whose internal per-sample scaling
+    # depends on the weights (balanced class weights) correct grad_dot.
+    dot = getattr(adapter, "influence_dot", adapter.grad_dot)
+    influence = -np.asarray(dot(u)) / adapter.n_samples
     if base_weight is not None:
         influence = influence * np.asarray(base_weight)[:, None]
     return influence, gaps
