@@ -1,0 +1,1 @@
+"""Compressed copies of the raw data files, with their SHA256 checksums."""
