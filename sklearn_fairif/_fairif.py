@@ -33,7 +33,7 @@ from sklearn.utils.validation import (
 from ._objectives import NEEDS_LABELS, OBJECTIVES, FairnessConstraints
 from ._staging import StagedModel
 from ._weights import solve_weights
-from .influence import influence_scores, resolve_solver
+from .influence import NotPositiveDefiniteError, influence_scores, resolve_solver
 from .metrics._validation import _check_sensitive_features
 
 # Chosen from the alpha paths measured on Adult, COMPAS and German (see the
@@ -100,8 +100,13 @@ class FairIFClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Instances of :class:`~sklearn_fairif.influence.ExactSolver`,
         :class:`~sklearn_fairif.influence.CGSolver` or
         :class:`~sklearn_fairif.influence.LissaSolver` set their options.
-    damping : float, default=1e-4
+    damping : float or "auto", default="auto"
         Added to the diagonal of the Hessian of the mean training objective.
+        ``"auto"`` starts at 1e-4 for linear models (convex: it only guards
+        the unregularised case) and 1e-2 for networks, and multiplies it by 10
+        (up to 4 times) while the solver finds the damped Hessian not
+        positive definite, as a network's usually is away from an exact
+        minimum. The value used is ``damping_``.
     influence_params : "all", "last_layer" or list of str, default="all"
         For a skorch network: the parameters the influence is taken over (the
         others are held fixed): all trainable ones, those of the last layer
@@ -137,6 +142,8 @@ class FairIFClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         respect to up-weighting training sample ``i``, at the stage-1 model.
     alpha_ : float
         The ``alpha`` used by ``estimator_``.
+    damping_ : float
+        The damping used (last influence computation).
     constraint_names_ : list of str
         One name per constraint, e.g. ``"tpr[0] - tpr[1]"``.
     validation_gaps_ : dict of ndarray
@@ -200,7 +207,7 @@ class FairIFClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "surrogate": [StrOptions({"softmax", "gumbel"})],
         "solver": [StrOptions({"auto", "exact", "cg", "lissa"}), HasMethods(["solve"])],
-        "damping": [Interval(Real, 0, None, closed="left")],
+        "damping": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "influence_params": [StrOptions({"all", "last_layer"}), list],
         "n_rounds": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -218,7 +225,7 @@ class FairIFClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         temperature=1.0,
         surrogate="softmax",
         solver="auto",
-        damping=1e-4,
+        damping="auto",
         influence_params="all",
         n_rounds=1,
         tol=0.01,
@@ -396,12 +403,23 @@ class FairIFClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         solver = resolve_solver(self.solver, adapter)
         if isinstance(self.solver, str) and "random_state" in solver.get_params():
             solver.set_params(random_state=self.random_state)
-        with self._progress(desc="influence (iHVP)") as bar:
-            return influence_scores(
-                adapter, constraints, influence_model.Xt_val, solver,
-                damping=self.damping, base_weight=sample_weight,
-                progress=None if bar is None else bar.update,
-            )
+        auto = self.damping == "auto"
+        damping = adapter.default_damping if auto else self.damping
+        for retry in range(5 if auto else 1):
+            try:
+                with self._progress(desc="influence (iHVP)") as bar:
+                    result = influence_scores(
+                        adapter, constraints, influence_model.Xt_val, solver,
+                        damping=damping, base_weight=sample_weight,
+                        progress=None if bar is None else bar.update,
+                    )
+                break
+            except NotPositiveDefiniteError:
+                if retry == 4 or not auto:
+                    raise
+                damping *= 10.0
+        self.damping_ = damping
+        return result
 
     def _reweight(self, model, influence_model, constraints, sample_weight, alpha,
                   gaps):

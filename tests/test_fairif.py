@@ -399,3 +399,12 @@ def test_no_warnings_on_clean_fit(biased_split):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _fit(FairIFClassifier(), biased_split)
+
+
+def test_auto_damping_for_linear_models(biased_split):
+    clf = _fit(FairIFClassifier(), biased_split)
+    assert clf.damping_ == 1e-4
+    fixed = _fit(FairIFClassifier(damping=0.5), biased_split)
+    assert fixed.damping_ == 0.5
+    # Heavier damping shrinks the influences (H + lambda I grows).
+    assert np.abs(fixed.influence_).sum() < np.abs(clf.influence_).sum()

@@ -21,6 +21,8 @@ the quantities of DESIGN §2 without the influence code knowing the model type:
     pass over the data, never an n × P matrix. ``ell_i`` includes the model's own
     per-sample scaling (e.g. ``class_weight``) but not the sample weights the
     adapter was built with: those enter the Hessian only.
+``default_solver``, ``default_damping``
+    What ``solver="auto"`` and ``damping="auto"`` start from.
 ``influence_dot(U)`` (optional)
     The derivative of the weighted training gradient with respect to each
     sample's weight, dotted with ``U``; defaults to ``grad_dot``. Differs when

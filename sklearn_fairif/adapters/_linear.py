@@ -96,6 +96,8 @@ class LinearAdapter:
         self.n_samples = n
         self.n_params = d + int(self.fit_intercept)
         self.default_solver = "exact" if self.n_params <= MAX_EXACT_PARAMS else "cg"
+        # Convex objective: damping only guards the unregularised case.
+        self.default_damping = 1e-4
         self.p = expit(self._margin(self.X))
 
     # -- the design matrix with its intercept column, without building it ------

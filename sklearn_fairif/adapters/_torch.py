@@ -108,6 +108,9 @@ class SkorchAdapter:
     """
 
     default_solver = "cg"
+    # A network stopped by a stochastic optimiser sits near, not at, a minimum:
+    # its Hessian has small negative eigenvalues that damping must cover.
+    default_damping = 1e-2
 
     # ---------------------------------------------------------- class hooks
     @staticmethod

@@ -20,6 +20,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
 
+class NotPositiveDefiniteError(ValueError):
+    """The damped Hessian is not positive definite: more damping is needed."""
+
+
 def _col_dot(a, b):
     """Column-wise inner products of two (P, k) arrays (NumPy or torch)."""
     return (a * b).sum(0)
@@ -66,7 +70,7 @@ class ExactSolver(BaseEstimator):
         try:
             factor = cho_factor(H)
         except LinAlgError as exc:
-            raise ValueError(
+            raise NotPositiveDefiniteError(
                 "The damped Hessian is not positive definite (a non-convex model "
                 "or an unregularised one on separable data); increase `damping` "
                 "or use solver='cg'."
@@ -134,7 +138,7 @@ class CGSolver(BaseEstimator):
             Ap = adapter.hvp(p) + damping * p
             pAp = _col_dot(p, Ap)
             if bool(((pAp <= 0) & active).any()):
-                raise ValueError(
+                raise NotPositiveDefiniteError(
                     "Conjugate gradients met a direction of non-positive curvature:"
                     " the damped Hessian is not positive definite (a non-convex "
                     "model). Increase `damping`."

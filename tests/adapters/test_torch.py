@@ -788,3 +788,19 @@ def test_gpu_fairif_end_to_end(biased_split):
     aod_after = average_odds_difference(
         y_test, clf.predict(X_test), sensitive_features=s_test)
     assert aod_after < aod_before
+
+
+def test_auto_damping_raises_until_positive_definite(biased_split):
+    # Adam stops away from an exact minimum: the undamped Hessian of this MLP
+    # is indefinite, so CG needs damping; "auto" finds enough by itself.
+    X, y, X_val, y_val, s_val = biased_split[:5]
+    X, X_val = X.astype(np.float32), X_val.astype(np.float32)
+    with pytest.raises(ValueError, match="Increase `damping`"):
+        FairIFClassifier(_mlp_net(), damping=0.0).fit(
+            X, y.astype(np.float32), X_val=X_val, y_val=y_val, s_val=s_val)
+    clf = FairIFClassifier(_mlp_net(), random_state=0)
+    clf.fit(X, y.astype(np.float32), X_val=X_val, y_val=y_val, s_val=s_val)
+    assert clf.damping_ >= 1e-2
+    assert np.isfinite(clf.influence_).all()
+    gaps = clf.validation_gaps_
+    assert np.abs(gaps["after"]).sum() < np.abs(gaps["before"]).sum()
