@@ -39,7 +39,7 @@ from sklearn_fairif.metrics import (  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 LOADERS = {"adult": load_adult, "compas": load_compas, "german": load_german}
-ALPHAS = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
+ALPHAS = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
 
 
 def make_model():
@@ -91,7 +91,11 @@ def run_seed(name, seed):
         "erm": t_erm, "default": t_default, "tuned": t_tuned,
         "influence+weights": stage["influence"] + stage["weights"],
     }
-    path = tuned.cv_results_
+    path = dict(tuned.cv_results_)
+    # The unweighted model's validation accuracy and gap, as the path's origin.
+    path["erm_accuracy"] = float(np.mean(tuned.initial_estimator_.predict(X_val)
+                                         == y_val))
+    path["erm_gap"] = float(np.mean(np.abs(tuned.validation_gaps_["hard_before"])))
     return rows, times, path, tuned.alpha_
 
 
@@ -125,7 +129,8 @@ def main(argv=None):
                 times.setdefault(key, []).append(v)
             for a, acc, gap in zip(path["alpha"], path["val_accuracy"],
                                    path["val_gap"], strict=True):
-                path_rows.append((name, seed, a, acc, gap))
+                path_rows.append((name, seed, a, acc - path["erm_accuracy"],
+                                  gap / path["erm_gap"]))
         erm = np.asarray(times["erm"])
         ratio = {
             "ERM": erm / erm,
@@ -155,7 +160,11 @@ def main(argv=None):
             f"- alpha chosen from {ALPHAS}: {chosen}\n"
         )
         print(text, flush=True)
-    text += "\n## Validation alpha path (mean over seeds)\n\n"
+    text += (
+        "\n## Validation alpha path (mean over seeds)\n\nMeasured on the "
+        "validation split only (the test split plays no part in choosing the "
+        "default alpha).\n\n"
+    )
     text += _path_table(path_rows)
     Path(args.out).write_text(text)
     print(text)
@@ -168,8 +177,8 @@ def _path_table(path_rows):
             sel = [r for r in path_rows if r[0] == name and r[2] == a]
             rows.append({
                 "dataset": name, "alpha": a,
-                "val accuracy": f"{np.mean([r[3] for r in sel]):.4f}",
-                "val gap (mean abs hard)": f"{np.mean([r[4] for r in sel]):.4f}",
+                "val accuracy - ERM (points)": f"{100 * np.mean([r[3] for r in sel]):+.2f}",
+                "val AOD / ERM val AOD": f"{np.mean([r[4] for r in sel]):.2f}",
             })
     return markdown_table(rows, list(rows[0]))
 
