@@ -433,10 +433,13 @@ class FairIFClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         influence = self.influence_
         for round_ in range(self.n_rounds):
             if round_:
-                fitted = influence_model.fit(sample_weight * weights)
-                influence, gaps = self._influence(
-                    influence_model, fitted, constraints, sample_weight, weights
-                )
+                with self._timed("stage 2 (weighted refit)"):
+                    fitted = influence_model.fit(sample_weight * weights)
+                with self._timed("influence"):
+                    influence, gaps = self._influence(
+                        influence_model, fitted, constraints, sample_weight,
+                        weights,
+                    )
             with self._timed("weights"):
                 weights, predicted = solve_weights(
                     influence, gaps, alpha, current_weights=weights
