@@ -550,7 +550,8 @@ def _mlp_net(**kw):
 def test_fairif_with_mlp_lowers_test_aod(biased_split, solver):
     X, y, X_val, y_val, s_val, X_test, y_test, s_test = biased_split
     X, X_val, X_test = (a.astype(np.float32) for a in (X, X_val, X_test))
-    clf = FairIFClassifier(_mlp_net(), solver=solver, damping=0.1, random_state=0)
+    clf = FairIFClassifier(_mlp_net(), solver=solver, alpha=0.01, damping=0.1,
+                           random_state=0)
     clf.fit(X, y.astype(np.float32), X_val=X_val, y_val=y_val, s_val=s_val)
     aod_before = average_odds_difference(
         y_test, clf.initial_estimator_.predict(X_test), sensitive_features=s_test)
