@@ -175,9 +175,10 @@ def _path_table(path_rows):
     for name in dict.fromkeys(r[0] for r in path_rows):
         for a in ALPHAS:
             sel = [r for r in path_rows if r[0] == name and r[2] == a]
+            acc_change = 100 * np.mean([r[3] for r in sel])
             rows.append({
                 "dataset": name, "alpha": a,
-                "val accuracy - ERM (points)": f"{100 * np.mean([r[3] for r in sel]):+.2f}",
+                "val accuracy - ERM (points)": f"{acc_change:+.2f}",
                 "val AOD / ERM val AOD": f"{np.mean([r[4] for r in sel]):.2f}",
             })
     return markdown_table(rows, list(rows[0]))
