@@ -315,13 +315,15 @@ def test_pipeline_with_column_transformer_on_dataframe():
 
 
 # ---------------------------------------------- model selection and routing
-def test_grid_search_routing_off(biased_split):
+@pytest.mark.parametrize("routing", [False, True])
+def test_grid_search_over_alpha_and_inner_params(biased_split, routing):
     X, y, X_val, y_val, s_val = biased_split[:5]
     grid = GridSearchCV(
         FairIFClassifier(LogisticRegression()),
         {"alpha": [0.01, 0.1], "estimator__C": [0.1, 1.0]}, cv=3,
     )
-    grid.fit(X, y, X_val=X_val, y_val=y_val, s_val=s_val)
+    with sklearn.config_context(enable_metadata_routing=routing):
+        grid.fit(X, y, X_val=X_val, y_val=y_val, s_val=s_val)
     best = grid.best_estimator_
     assert best.influence_.shape == (len(y), 2)
     assert len(grid.cv_results_["mean_test_score"]) == 4
