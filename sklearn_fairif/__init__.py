@@ -4,10 +4,13 @@ The training set needs no sensitive attribute: only a small validation set carri
 group labels. :class:`FairIFClassifier` estimates, with influence functions, how
 up-weighting each training sample moves the fairness gaps measured on that
 validation set, solves for sample weights that close the gaps, and refits.
+:class:`IFFairClassifier` instead adjusts the weights step by step during
+training, by each sample's influence disparity between the validation groups.
 """
 
 from ._fairif import FairIFClassifier
+from ._iffair import IFFairClassifier
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["FairIFClassifier", "__version__"]
+__all__ = ["FairIFClassifier", "IFFairClassifier", "__version__"]

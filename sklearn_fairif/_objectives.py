@@ -11,7 +11,16 @@ where ``T[j, c]`` is ``+1`` when the rate counts row ``j`` as predicted positive
 ``V[j, c]`` holds ``+1 / n_cell`` for the rows of one group and ``-1 / n_cell``
 for the rows it is compared with. Rates are means over the rows of each
 group/class cell (never sums), so cells of different sizes weigh the same.
+
+With ``contrast="per_group"`` a column is one group's rate itself (``V`` holds
+``+1 / n_cell`` on that group's cell and 0 elsewhere) rather than a difference
+of groups; IFFair needs these group-oriented quantities. A constant ``s_val``
+then gives the validation-wide rate, e.g. the soft accuracy of all rows.
+:func:`stack_constraints` puts several such sets side by side, so that one
+influence computation serves all of them.
 """
+
+import copy
 
 import numpy as np
 from scipy.special import expit
@@ -72,32 +81,52 @@ class FairnessConstraints:
         to the margins before the sigmoid and averages over draws.
     random_state : RandomState
         Source of the Gumbel noise.
+    contrast : {"pairwise", "per_group"}, default="pairwise"
+        ``"pairwise"``: each column contrasts groups (the fairness gaps).
+        ``"per_group"``: one column per rate and group, holding that group's
+        soft rate (a single group gives the validation-wide rate).
 
     Attributes
     ----------
     names : list of str
-        One readable name per constraint, e.g. ``"tpr[0] - tpr[1]"``.
+        One readable name per constraint, e.g. ``"tpr[0] - tpr[1]"``, or
+        ``"tpr[0]"`` with ``contrast="per_group"``.
+    rates : list of str
+        The rate of each column (``"tpr"``, ``"tnr"``, ``"accuracy"`` or
+        ``"selection_rate"``).
+    groups : list
+        With ``contrast="per_group"``, the group of each column; ``None``
+        entries otherwise.
     V, T : ndarray of shape (m, k)
         Row weights and signs, see the module docstring.
     """
 
     def __init__(self, objective, y_val, s_val, *, temperature=1.0,
-                 surrogate="softmax", random_state=None):
+                 surrogate="softmax", random_state=None, contrast="pairwise"):
+        if contrast not in ("pairwise", "per_group"):
+            raise ValueError(
+                f"contrast must be 'pairwise' or 'per_group', got {contrast!r}."
+            )
         self.temperature = temperature
         self.surrogate = surrogate
         s_val = np.asarray(s_val)
         groups = np.unique(s_val)
         m = len(s_val)
         y = np.zeros(m) if y_val is None else np.asarray(y_val, dtype=float)
-        names, V, T = [], [], []
+        columns = _group_contrasts if contrast == "pairwise" else _group_rates
+        names, V, T, rates, column_groups = [], [], [], [], []
         for rate in OBJECTIVES[objective]:
             rows_of, sign_of = _RATES[rate]
             rows = rows_of(y)
-            for name, v in _group_contrasts(rate, rows, s_val, groups):
+            for name, v, group in columns(rate, rows, s_val, groups):
                 names.append(name)
                 V.append(v)
                 T.append(sign_of(y))
+                rates.append(rate)
+                column_groups.append(group)
         self.names = names
+        self.rates = rates
+        self.groups = column_groups
         self.V = np.column_stack(V)
         self.T = np.column_stack(T)
         self._noise = None
@@ -140,13 +169,45 @@ class FairnessConstraints:
         return 1 if self._noise is None else self._noise.shape[0]
 
 
-def _group_contrasts(rate, rows, s_val, groups):
-    """Yield ``(name, v)`` pairs contrasting the groups on one rate.
+def stack_constraints(first, *others):
+    """Put the columns of several constraint sets side by side.
 
-    Two groups give one constraint (group 0 minus group 1, as in the paper);
-    ``G > 2`` groups give one per group, each against the validation-wide rate,
-    so that driving all of them to zero equalises every group.
+    One influence computation (one iHVP solve with all right-hand sides) then
+    serves all of them. The sets must be built on the same validation rows
+    with the same surrogate; the result uses the first set's Gumbel noise.
+    Each set keeps its own temperature: ``sigma(T z / tau_b)`` is
+    ``sigma((tau_a / tau_b) T z / tau_a)``, so its signs ``T`` are rescaled
+    to the first set's temperature.
+
+    Parameters
+    ----------
+    first, *others : FairnessConstraints
+
+    Returns
+    -------
+    stacked : FairnessConstraints
+        ``values``, ``grad_margins`` and ``hard_values`` return the columns of
+        ``first`` followed by those of each of ``others``.
     """
+    members = (first, *others)
+    for other in others:
+        if (other.V.shape[0] != first.V.shape[0]
+                or other.surrogate != first.surrogate):
+            raise ValueError(
+                "Stacked constraints need the same validation rows and surrogate."
+            )
+    stacked = copy.copy(first)
+    stacked.V = np.hstack([c.V for c in members])
+    stacked.T = np.hstack([c.T * (first.temperature / c.temperature)
+                           for c in members])
+    stacked.names = [n for c in members for n in c.names]
+    stacked.rates = [r for c in members for r in c.rates]
+    stacked.groups = [g for c in members for g in c.groups]
+    return stacked
+
+
+def _cell_means(rate, rows, s_val, groups):
+    """Per group, its cell's row weights ``1 / n_cell`` (raise on empty cells)."""
     cell = _CELL_NAMES[rate]
     means = {}
     for g in groups:
@@ -159,10 +220,28 @@ def _group_contrasts(rate, rows, s_val, groups):
                 "validation set or an objective that does not need this rate."
             )
         means[g] = mask / mask.sum()
+    return means
+
+
+def _group_rates(rate, rows, s_val, groups):
+    """Yield ``(name, v, group)``: each group's own rate on one rate."""
+    means = _cell_means(rate, rows, s_val, groups)
+    for g in groups:
+        yield f"{rate}[{g}]", means[g], g
+
+
+def _group_contrasts(rate, rows, s_val, groups):
+    """Yield ``(name, v, None)`` triples contrasting the groups on one rate.
+
+    Two groups give one constraint (group 0 minus group 1, as in the paper);
+    ``G > 2`` groups give one per group, each against the validation-wide rate,
+    so that driving all of them to zero equalises every group.
+    """
+    means = _cell_means(rate, rows, s_val, groups)
     if len(groups) == 2:
         a, b = groups
-        yield f"{rate}[{a}] - {rate}[{b}]", means[a] - means[b]
+        yield f"{rate}[{a}] - {rate}[{b}]", means[a] - means[b], None
         return
     overall = rows / rows.sum()
     for g in groups:
-        yield f"{rate}[{g}] - {rate}[all]", means[g] - overall
+        yield f"{rate}[{g}] - {rate}[all]", means[g] - overall, None

@@ -69,6 +69,10 @@ class StagedModel:
         final = fit_weighted(
             self.final, self.Xt, self.y, sample_weight, **self.final_params
         )
+        return self.assemble(final)
+
+    def assemble(self, final):
+        """Return the full model around a fitted final step."""
         if self.pre is None:
             return final
         return Pipeline(self.pre.steps + [(self.final_name, final)])

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from sklearn.base import clone
 from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
+from skorch.callbacks import Callback, PrintLog
 from skorch.helper import SliceDict
 from torch.func import functional_call, jvp, vjp
 
@@ -45,6 +46,8 @@ from torch.func import functional_call, jvp, vjp
 # removed before the module's forward pass, so the user's module never sees them.
 _WEIGHT_KEY = "__fairif_sample_weight__"
 _X_KEY = "__fairif_X__"
+# Name of the temporary callback of ``SkorchAdapter.fit(on_epoch_end=...)``.
+_HOOK_NAME = "__fairif_epoch_hook__"
 
 # Criteria with a per-sample log-likelihood on a binary head, per net class.
 _CRITERIA = {
@@ -132,7 +135,7 @@ class SkorchAdapter:
             )
 
     @staticmethod
-    def fit(estimator, X, y, sample_weight, **fit_params):
+    def fit(estimator, X, y, sample_weight, *, on_epoch_end=None, **fit_params):
         """Fit a clone of ``estimator`` with per-sample weights.
 
         The weights travel with ``X`` in a :class:`skorch.helper.SliceDict`, so
@@ -155,7 +158,13 @@ class SkorchAdapter:
         y : array-like of shape (n_samples,)
             Training targets.
         sample_weight : array-like of shape (n_samples,)
-            Per-sample weights.
+            Per-sample weights. A float64 ndarray is used as is, not copied:
+            every batch reads its rows when it is drawn, so ``on_epoch_end``
+            may update the weights in place for the next epochs.
+        on_epoch_end : callable, default=None
+            Called as ``on_epoch_end(net)`` after every epoch (after the net's
+            own callbacks, before its ``PrintLog``); used by IFFair to
+            reweight during training. It is not kept in the returned net.
         **fit_params : dict
             Passed to the net's ``partial_fit``.
 
@@ -172,14 +181,20 @@ class SkorchAdapter:
             initial_state = copy.deepcopy(estimator.module_.state_dict())
         weights = np.asarray(sample_weight, dtype=np.float64)
         Xw = _attach_weights(X, weights)
+        hook = None
         try:
             with _same_random_stream():
                 net.initialize()
                 if initial_state is not None:
                     net.module_.load_state_dict(initial_state)
+                hook = _add_epoch_hook(net, on_epoch_end)
                 net.partial_fit(Xw, y, **fit_params)
         finally:
             net.__class__ = base
+            if hook is not None:
+                net.callbacks_ = [
+                    (n, cb) for n, cb in net.callbacks_ if cb is not hook
+                ]
         return net
 
     # ------------------------------------------------------------ set-up
@@ -679,6 +694,35 @@ def _detach_weights(X):
         return X[_X_KEY], weights
     rest = {k: v for k, v in X.items() if k != _WEIGHT_KEY}
     return (SliceDict(**rest) if isinstance(X, SliceDict) else rest), weights
+
+
+class _EpochEndHook(Callback):
+    """A skorch callback that calls ``fn(net)`` at the end of every epoch."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def on_epoch_end(self, net, **kwargs):
+        """Call the function."""
+        self.fn(net)
+
+
+def _add_epoch_hook(net, fn):
+    """Insert ``fn`` as a callback of an initialised net, before its PrintLog.
+
+    Added to ``callbacks_`` directly, so the net's ``callbacks`` parameter
+    (what ``get_params`` and ``clone`` see) is left untouched.
+    """
+    if fn is None:
+        return None
+    hook = _EpochEndHook(fn)
+    hook.initialize()
+    position = next(
+        (i for i, (_, cb) in enumerate(net.callbacks_) if isinstance(cb, PrintLog)),
+        len(net.callbacks_),
+    )
+    net.callbacks_.insert(position, (_HOOK_NAME, hook))
+    return hook
 
 
 @contextlib.contextmanager
