@@ -14,7 +14,7 @@ ensure_venv() {
         "$VENV/bin/python" -m pip install --quiet --upgrade pip
     fi
     # Re-installing is a no-op when nothing changed, so this stays cheap.
-    "$VENV/bin/python" -m pip install --quiet -c constraints.txt -e ".[torch,test]"
+    "$VENV/bin/python" -m pip install --quiet -c constraints.txt -e ".[torch,test,report]"
 }
 
 cmd=${1:-}
