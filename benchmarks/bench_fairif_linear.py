@@ -16,15 +16,12 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.compose import make_column_selector, make_column_transformer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import header, markdown_table  # noqa: E402
 
 from sklearn_fairif import FairIFClassifier  # noqa: E402
+from sklearn_fairif._cli import tabular_model  # noqa: E402
 from sklearn_fairif.datasets import (  # noqa: E402
     load_adult,
     load_compas,
@@ -40,16 +37,6 @@ from sklearn_fairif.metrics import (  # noqa: E402
 RESULTS = Path(__file__).parent / "results"
 LOADERS = {"adult": load_adult, "compas": load_compas, "german": load_german}
 ALPHAS = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
-
-
-def make_model():
-    """One-hot the categorical columns, standardise the numeric ones, then LR."""
-    pre = make_column_transformer(
-        (OneHotEncoder(handle_unknown="ignore"),
-         make_column_selector(dtype_include=["category", "object"])),
-        (StandardScaler(), make_column_selector(dtype_include="number")),
-    )
-    return make_pipeline(pre, LogisticRegression(max_iter=1000))
 
 
 def scores(y, y_pred, s):
@@ -73,13 +60,13 @@ def run_seed(name, seed):
         X, y, s, random_state=seed
     )
     val = {"X_val": X_val, "y_val": y_val, "s_val": s_val}
-    erm = make_model()
+    erm = tabular_model()
     # Warm caches (imports, first-call overheads) so ERM and FairIF are timed alike.
     clone(erm).fit(X_tr, y_tr)
     t_erm = timed_fit(erm, X_tr, y_tr)
-    default = FairIFClassifier(make_model())
+    default = FairIFClassifier(tabular_model())
     t_default = timed_fit(default, X_tr, y_tr, **val)
-    tuned = FairIFClassifier(make_model(), alpha=ALPHAS)
+    tuned = FairIFClassifier(tabular_model(), alpha=ALPHAS)
     t_tuned = timed_fit(tuned, X_tr, y_tr, **val)
     stage = default.stage_times_
     rows = {
