@@ -82,9 +82,13 @@ def _inline(text):
                 literal += "\\ "
             out.append(literal)
             continue
-        # A word ending in "_" would be a reference in rst; "*" a stray emphasis.
+        # A word ending in "_" would be a reference in rst; a lone "*" a stray
+        # emphasis. Markdown's *emphasis* pairs are the same in rst: kept.
         part = re.sub(r"(\w)_(?=\W|$)", r"\1\\_", part)
+        part = re.sub(r"(?<![*\w])\*(?=\S)([^*]+?)(?<=\S)\*(?![*\w])",
+                      "\x00\\1\x01", part)
         part = re.sub(r"(?<!\*)\*(?!\*)", r"\\*", part)
+        part = part.replace("\x00", "*").replace("\x01", "*")
         out.append(part)
     return "".join(out)
 
@@ -125,7 +129,8 @@ def _table(lines):
 def markdown_to_rst(text, levels, base):
     """Convert one results file; ``levels`` underline '#', '##', '###'.
 
-    ``base`` is the results folder relative to the including page, for images.
+    ``base`` is the results folder relative to the including page, for images
+    (``"/"``: the image paths are relative to the docs source folder).
     """
     out, lines, i = [], text.splitlines(), 0
     while i < len(lines):
@@ -133,7 +138,8 @@ def markdown_to_rst(text, levels, base):
         heading = re.match(r"^(#{1,3})\s+(.*)", line)
         image = re.match(r"^!\[([^\]]*)\]\(([^)\s]+)\)\s*$", line.strip())
         if image:
-            out += ["", f".. image:: {base}/{image.group(2)}",
+            src = f"{base.rstrip('/')}/{image.group(2)}"
+            out += ["", f".. image:: {src}",
                     f"   :alt: {image.group(1) or image.group(2)}",
                     "   :width: 100%", ""]
             i += 1
@@ -186,6 +192,13 @@ def render_benchmarks(app):
     out = Path(app.srcdir) / "generated" / "benchmark_results.rst"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(parts), encoding="utf-8")
+    # The plain-words comparison with the alternatives (docs/benchmarks.md);
+    # its image paths are relative to docs/ already.
+    comparison = Path(app.srcdir) / "benchmarks.md"
+    (out.parent / "benchmark_comparison.rst").write_text(
+        markdown_to_rst(comparison.read_text(encoding="utf-8"), "=-~", "/"),
+        encoding="utf-8",
+    )
 
 
 # ------------------------------------------------------------------ shapes

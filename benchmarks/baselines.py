@@ -1,0 +1,330 @@
+"""The methods FairIF is benchmarked against, behind one small interface.
+
+Every method wraps the same base model (a Pipeline of preprocessing and a final
+``LogisticRegression``, or any estimator ``fit_weighted`` supports) and is fitted
+with ``fit(X, y, s, X_val, y_val, s_val)``; ``s`` is the *training* group label,
+read only by the methods whose ``uses_train_groups`` is True. ``predict(X)``
+never needs group labels.
+
+- :class:`ERM`: the base model, unit weights.
+- :class:`FairIF`: ``FairIFClassifier`` (validation groups only).
+- :class:`LiLiu`: Li & Liu (ICML 2022), "Achieving Fairness at No Utility Cost
+  via Data Reweighting with Influence", reimplemented from the paper's
+  description: per-sample influence on a fairness surrogate and on the
+  validation loss, a linear program over removal amounts ``x`` in [0, 1]
+  solved with HiGHS, refit with weights ``1 - x`` (validation groups only).
+- :class:`KamiranCalders`: reweighing (training groups).
+- :class:`ExpGrad`: fairlearn's ``ExponentiatedGradient(EqualizedOdds())``
+  (training groups).
+- :class:`JTT`: Just Train Twice (Liu et al., ICML 2021): no training groups;
+  up-weights the first model's errors; tuned on the validation set.
+
+Tuned methods (FairIF with an alpha list, Li & Liu's budget, JTT's grid) all
+choose with the same validation rule as ``FairIFClassifier``: the smallest
+validation AOD among the candidates whose validation accuracy is within ``tol``
+of the unweighted model's, else the most accurate. The test split is never read.
+"""
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import linprog
+from scipy.special import expit
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline
+
+from sklearn_fairif import FairIFClassifier
+from sklearn_fairif._objectives import FairnessConstraints
+from sklearn_fairif.adapters import fit_weighted, get_adapter
+from sklearn_fairif.influence import (
+    NotPositiveDefiniteError,
+    influence_scores,
+    resolve_solver,
+)
+from sklearn_fairif.metrics import average_odds_difference
+
+TOL = 0.01
+
+
+# ------------------------------------------------------------------ helpers
+class _Staged:
+    """The base model split into fitted preprocessing and a refittable final step."""
+
+    def __init__(self, estimator, X, y):
+        if isinstance(estimator, Pipeline):
+            self.pre = clone(estimator[:-1])
+            self.final = estimator[-1]
+            self.Xt = self.pre.fit_transform(X, y)
+        else:
+            self.pre, self.final, self.Xt = None, estimator, X
+        self.y = np.asarray(y)
+
+    def transform(self, X):
+        return X if self.pre is None else self.pre.transform(X)
+
+    def fit(self, sample_weight, final=None):
+        return fit_weighted(final if final is not None else self.final,
+                            self.Xt, self.y, sample_weight)
+
+
+def _dense(X):
+    """fairlearn's reductions need dense input."""
+    return X.toarray() if sparse.issparse(X) else X
+
+
+def _predict01(model, X):
+    """Predictions as the training labels' dtype (skorch returns 0/1 ints)."""
+    return np.asarray(model.predict(X))
+
+
+def _val_scores(y_val, y_pred, s_val):
+    acc = float(np.mean(np.asarray(y_pred) == np.asarray(y_val)))
+    aod = average_odds_difference(y_val, y_pred, sensitive_features=s_val)
+    return acc, float(aod)
+
+
+def select(candidates, acc_ref, tol=TOL):
+    """FairIF's rule: least validation AOD among those within ``tol`` of ERM.
+
+    ``candidates`` are dicts with ``val_acc`` and ``val_aod``; returns one.
+    """
+    admissible = [c for c in candidates if c["val_acc"] >= acc_ref - tol]
+    if not admissible:
+        return max(candidates, key=lambda c: c["val_acc"])
+    return min(admissible, key=lambda c: c["val_aod"])
+
+
+class _Method:
+    """Common interface; subclasses set ``name`` and ``uses_train_groups``."""
+
+    name = "?"
+    uses_train_groups = False
+    chosen_ = None
+
+    def predict(self, X):
+        return self.model_.predict(self.staged_.transform(X))
+
+
+# ------------------------------------------------------------------ methods
+class ERM(_Method):
+    name = "ERM"
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def fit(self, X, y, s=None, X_val=None, y_val=None, s_val=None):
+        self.staged_ = _Staged(self.estimator, X, y)
+        self.model_ = self.staged_.fit(np.ones(len(y)))
+        return self
+
+
+class FairIF(_Method):
+    """``FairIFClassifier`` with the given ``alpha`` (float or list)."""
+
+    def __init__(self, estimator, alpha=None, name="FairIF (default alpha)", **kw):
+        self.estimator, self.alpha, self.name, self.kw = estimator, alpha, name, kw
+
+    def fit(self, X, y, s=None, X_val=None, y_val=None, s_val=None):
+        kw = dict(self.kw)
+        if self.alpha is not None:
+            kw["alpha"] = self.alpha
+        self.clf_ = FairIFClassifier(self.estimator, **kw)
+        self.clf_.fit(X, y, X_val=X_val, y_val=y_val, s_val=s_val)
+        self.chosen_ = self.clf_.alpha_
+        return self
+
+    def predict(self, X):
+        return self.clf_.predict(X)
+
+
+class KamiranCalders(_Method):
+    """Reweighing: ``w(s, y) = P(s) P(y) / P(s, y)`` on the training set."""
+
+    name = "Kamiran & Calders"
+    uses_train_groups = True
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    @staticmethod
+    def weights(y, s):
+        y, s = np.asarray(y), np.asarray(s)
+        w = np.empty(len(y))
+        for g in np.unique(s):
+            for c in np.unique(y):
+                cell = (s == g) & (y == c)
+                if cell.any():
+                    w[cell] = np.mean(s == g) * np.mean(y == c) / np.mean(cell)
+        return w
+
+    def fit(self, X, y, s=None, X_val=None, y_val=None, s_val=None):
+        self.staged_ = _Staged(self.estimator, X, y)
+        self.sample_weight_ = self.weights(y, s)
+        self.model_ = self.staged_.fit(self.sample_weight_)
+        return self
+
+
+class ExpGrad(_Method):
+    """fairlearn ``ExponentiatedGradient(EqualizedOdds())`` on the final step.
+
+    The preprocessing is fitted once (unweighted); the reduction refits the
+    final estimator with its own sample weights. Predictions are randomised
+    over the found mixture, with a fixed ``random_state``.
+    """
+
+    name = "ExpGrad (EqualizedOdds)"
+    uses_train_groups = True
+
+    def __init__(self, estimator, random_state=0, max_iter=50):
+        self.estimator, self.random_state = estimator, random_state
+        self.max_iter = max_iter
+
+    def fit(self, X, y, s=None, X_val=None, y_val=None, s_val=None):
+        from fairlearn.reductions import EqualizedOdds, ExponentiatedGradient
+
+        self.staged_ = _Staged(self.estimator, X, y)
+        self.model_ = ExponentiatedGradient(
+            clone(self.staged_.final), EqualizedOdds(), max_iter=self.max_iter)
+        self.model_.fit(_dense(self.staged_.Xt), self.staged_.y,
+                        sensitive_features=np.asarray(s))
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(_dense(self.staged_.transform(X)),
+                                   random_state=self.random_state)
+
+
+class JTT(_Method):
+    """Just Train Twice: up-weight the errors of a (more regularised) first model.
+
+    Grid: the first model's parameters (``first_params``: for logistic
+    regression a smaller ``C``, for a network fewer epochs, i.e. its early
+    stop) times the up-weight factor ``lambda_up``; chosen on the validation set.
+    """
+
+    name = "JTT"
+
+    def __init__(self, estimator, first_params=({"C": 0.01}, {"C": 0.1}),
+                 lambdas=(2, 5, 10, 20)):
+        self.estimator, self.first_params = estimator, first_params
+        self.lambdas = lambdas
+
+    def fit(self, X, y, s=None, X_val=None, y_val=None, s_val=None):
+        self.staged_ = st = _Staged(self.estimator, X, y)
+        Xt_val = st.transform(X_val)
+        erm = st.fit(np.ones(len(y)))
+        acc_ref, _ = _val_scores(y_val, _predict01(erm, Xt_val), s_val)
+        candidates = []
+        for params in self.first_params:
+            first = st.fit(np.ones(len(y)),
+                           final=clone(st.final).set_params(**params))
+            errors = _predict01(first, st.Xt) != st.y
+            for lam in self.lambdas:
+                model = st.fit(np.where(errors, float(lam), 1.0))
+                acc, aod = _val_scores(y_val, _predict01(model, Xt_val), s_val)
+                candidates.append({"val_acc": acc, "val_aod": aod, "model": model,
+                                   "params": (params, lam)})
+        best = select(candidates, acc_ref)
+        self.model_, self.chosen_ = best["model"], best["params"]
+        return self
+
+
+class LiLiu(_Method):
+    """Li & Liu (2022): influence-guided removal via a linear program (HiGHS).
+
+    With ``a_fair[i]`` the influence of up-weighting sample ``i`` on the
+    linearised fairness surrogate ``f = sum_c sign(g_c) g_c`` (the soft
+    equalized-odds gaps of the validation set, the same surrogate as FairIF's)
+    and ``a_util[i]`` its influence on the mean validation log-loss, removing
+    the fraction ``x_i`` of sample ``i`` changes them by ``-x_i a[i]``. The LP
+    asks for the least removal that cuts the predicted surrogate by the
+    fraction ``lam`` of its value at no predicted validation-loss cost::
+
+        min_x  sum_i x_i
+        s.t.   sum_i x_i a_fair[i] >= lam * f       (fairness gain)
+               -sum_i x_i a_util[i] <= 0            (no validation-loss increase)
+               0 <= x_i <= 1
+
+    It is solved with ``scipy.optimize.linprog(method="highs")`` and the model
+    is refitted with ``sample_weight = 1 - x``; when the LP is infeasible,
+    nothing is removed. Each ``lam`` is solved and refitted and one is chosen
+    on the validation set (no training groups).
+    """
+
+    name = "Li & Liu"
+
+    def __init__(self, estimator, lams=(0.25, 0.5, 0.75, 1.0)):
+        self.estimator, self.lams = estimator, lams
+
+    @staticmethod
+    def influences(adapter, Xt_val, y_val, s_val):
+        """``(a_fair, a_util, f)``: influences on the surrogate and the val loss."""
+        constraints = FairnessConstraints("equalized_odds", y_val, s_val)
+        solver = resolve_solver("auto", adapter)
+        # As FairIFClassifier(damping="auto"): raise the damping while the
+        # damped Hessian is not positive definite (networks).
+        damping = adapter.default_damping
+        for retry in range(5):
+            try:
+                infl, gaps = influence_scores(adapter, constraints, Xt_val, solver,
+                                              damping=damping)
+                break
+            except NotPositiveDefiniteError:
+                if retry == 4:
+                    raise
+                damping *= 10.0
+        sign = np.sign(gaps)
+        a_fair = infl @ sign
+        # Validation loss: d mean log-loss / d z_j = (sigma(z_j) - y_j) / m.
+        z = adapter.decision_function(Xt_val)
+        G = ((expit(z) - np.asarray(y_val, dtype=float)) / len(z))[:, None]
+        u = solver.solve(adapter, adapter.logit_vjp(Xt_val, G), damping)
+        a_util = -np.asarray(adapter.grad_dot(u))[:, 0] / adapter.n_samples
+        return a_fair, a_util, float(np.abs(gaps).sum())
+
+    @staticmethod
+    def solve_lp(a_fair, a_util, f, lam):
+        """Removal amounts ``x`` in [0, 1] (see the class docstring)."""
+        n = len(a_fair)
+        A_ub = np.vstack([-a_fair, -a_util])
+        b_ub = np.array([-lam * f, 0.0])
+        res = linprog(np.ones(n), A_ub=A_ub, b_ub=b_ub, bounds=(0.0, 1.0),
+                      method="highs")
+        if res.status != 0:  # infeasible: the LP finds no such removal
+            return np.zeros(n)
+        return np.clip(res.x, 0.0, 1.0)
+
+    def fit(self, X, y, s=None, X_val=None, y_val=None, s_val=None):
+        self.staged_ = st = _Staged(self.estimator, X, y)
+        Xt_val = st.transform(X_val)
+        y_val01 = (np.asarray(y_val) == np.unique(y)[1]).astype(int)
+        erm = st.fit(np.ones(len(y)))
+        adapter = get_adapter(st.final)(erm, st.Xt, st.y, np.ones(len(y)))
+        a_fair, a_util, f = self.influences(adapter, Xt_val, y_val01, s_val)
+        acc_ref, _ = _val_scores(y_val, erm.predict(Xt_val), s_val)
+        candidates = []
+        for lam in self.lams:
+            x = self.solve_lp(a_fair, a_util, f, lam)
+            model = st.fit(1.0 - x)
+            acc, aod = _val_scores(y_val, model.predict(Xt_val), s_val)
+            candidates.append({"val_acc": acc, "val_aod": aod, "model": model,
+                               "lam": lam, "x": x})
+        best = select(candidates, acc_ref)
+        self.model_, self.chosen_ = best["model"], best["lam"]
+        self.removal_ = best["x"]
+        return self
+
+
+def all_methods(make_model, *, seed=0, alphas=None, expgrad=True):
+    """The benchmark's methods, in table order, each on a fresh base model."""
+    methods = [
+        ERM(make_model()),
+        FairIF(make_model(), random_state=seed),
+        FairIF(make_model(), alpha=list(alphas), name="FairIF (alpha on val)",
+               random_state=seed),
+        LiLiu(make_model()),
+        JTT(make_model()),
+        KamiranCalders(make_model()),
+    ]
+    if expgrad:
+        methods.append(ExpGrad(make_model(), random_state=seed))
+    return methods
