@@ -120,7 +120,7 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
                 "fold, which would corrupt the validation set; if this is a "
                 "coincidence, drop or add one validation row.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,  # fit, its _fit_context wrapper, caller
             )
         return y_val, s_val
 

@@ -370,7 +370,7 @@ def _choose_alpha(path, acc_before, tol):
                 f"No alpha kept the validation accuracy within tol={tol} of the "
                 "unweighted model's; using the most accurate one.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=5,  # _select, fit, its _fit_context wrapper, caller
             )
         return max(path, key=lambda e: e["accuracy"])
     return min(admissible, key=lambda e: (e["gap"], -e["alpha"]))
