@@ -73,18 +73,23 @@ def split(seed=0):
     return (X[tr], y[tr], X[va], y[va], s[va]), (X_te, y_te, s_te)
 
 
-def run(solver="cg", damping=1.0, influence_params="all", seed=0):
-    """Fit FairIF with the CNN; return a dict of metrics and timings."""
-    (X, y, X_val, y_val, s_val), (X_te, y_te, s_te) = split(seed)
-    torch.manual_seed(seed)
-    net = NeuralNetBinaryClassifier(
-        SmallCNN, max_epochs=15, batch_size=128, train_split=None, verbose=0,
+def cnn_net(epochs=15):
+    """The skorch classifier around :class:`SmallCNN`."""
+    return NeuralNetBinaryClassifier(
+        SmallCNN, max_epochs=epochs, batch_size=128, train_split=None, verbose=0,
         optimizer=torch.optim.Adam, optimizer__lr=3e-3,
         optimizer__weight_decay=1e-4,
         # Influence passes stream in the net's inference batches: larger ones
         # than the training batches are much faster.
         iterator_valid__batch_size=1024,
     )
+
+
+def run(solver="cg", damping=1.0, influence_params="all", seed=0):
+    """Fit FairIF with the CNN; return a dict of metrics and timings."""
+    (X, y, X_val, y_val, s_val), (X_te, y_te, s_te) = split(seed)
+    torch.manual_seed(seed)
+    net = cnn_net()
     clf = FairIFClassifier(net, solver=solver, damping=damping,
                            influence_params=influence_params, random_state=seed)
     start = time.perf_counter()
