@@ -692,7 +692,7 @@ def main(argv=None):
         args.valsize_seeds = min(args.seeds, 3)
         args.synthetic_n, args.synthetic_seeds = 6000, min(args.seeds, 3)
         # MLP fits are ~50x a logistic one on this shared 2-core machine.
-        args.mlp_epochs, args.mlp_seeds = 10, 1
+        args.mlp_epochs, args.mlp_seeds = 10, min(args.seeds, 3)
         args.fidelity_epochs = 20
         args.mlp_biases = ("group_size", "distribution_shift", "class_size")
         args.cnn_epochs, args.cnn_seeds = 15, 2

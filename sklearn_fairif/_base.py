@@ -45,7 +45,6 @@ def _estimator_has(attr):
     return check
 
 
-
 class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Shared base of the influence-reweighting classifiers (not public).
 
