@@ -282,7 +282,6 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         return tags
 
 
-
 class _Timer:
     """Add a stage's wall time to ``times`` (and print it when verbose)."""
 
