@@ -50,3 +50,41 @@ def markdown_table(rows, columns):
     for row in rows:
         lines.append("| " + " | ".join(str(row[c]) for c in columns) + " |")
     return "\n".join(lines) + "\n"
+
+
+def loaders():
+    """The bundled data sets by name (imported on call: _common stays light)."""
+    from sklearn_fairif.datasets import load_adult, load_compas, load_german
+
+    return {"adult": load_adult, "compas": load_compas, "german": load_german}
+
+
+def scores(y, y_pred, s, metrics=("ad", "aod", "eod")):
+    """Test accuracy and the named fairness gaps (keys ``acc`` and ``metrics``)."""
+    from sklearn_fairif.metrics import (
+        accuracy_difference,
+        average_odds_difference,
+        demographic_parity_difference,
+        equal_opportunity_difference,
+    )
+
+    gaps = {"ad": accuracy_difference, "aod": average_odds_difference,
+            "eod": equal_opportunity_difference,
+            "dp": demographic_parity_difference}
+    out = {"acc": float(np.mean(np.asarray(y) == np.asarray(y_pred)))}
+    for name in metrics:
+        out[name] = gaps[name](y, y_pred, sensitive_features=s)
+    return out
+
+
+def timed_fit(estimator, *args, **kwargs):
+    """Fit and return the wall time in seconds."""
+    start = time.perf_counter()
+    estimator.fit(*args, **kwargs)
+    return time.perf_counter() - start
+
+
+def mean_std(values, digits=4, scale=1.0):
+    """``"mean ± std"`` of ``scale * values``."""
+    values = scale * np.asarray(values, dtype=float)
+    return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"

@@ -10,7 +10,6 @@ Usage: python benchmarks/bench_fairif_linear.py [--seeds 5] [--quick]
 
 import argparse
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -18,40 +17,22 @@ import numpy as np
 from sklearn.base import clone
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import header, markdown_table  # noqa: E402
+from _common import (  # noqa: E402
+    header,
+    loaders,
+    markdown_table,
+    mean_std,
+    scores,
+    timed_fit,
+)
 
 from sklearn_fairif import FairIFClassifier  # noqa: E402
 from sklearn_fairif._cli import tabular_model  # noqa: E402
-from sklearn_fairif.datasets import (  # noqa: E402
-    load_adult,
-    load_compas,
-    load_german,
-    train_val_test_split,
-)
-from sklearn_fairif.metrics import (  # noqa: E402
-    accuracy_difference,
-    average_odds_difference,
-    equal_opportunity_difference,
-)
+from sklearn_fairif.datasets import train_val_test_split  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-LOADERS = {"adult": load_adult, "compas": load_compas, "german": load_german}
+LOADERS = loaders()
 ALPHAS = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
-
-
-def scores(y, y_pred, s):
-    return {
-        "acc": float(np.mean(y == y_pred)),
-        "ad": accuracy_difference(y, y_pred, sensitive_features=s),
-        "aod": average_odds_difference(y, y_pred, sensitive_features=s),
-        "eod": equal_opportunity_difference(y, y_pred, sensitive_features=s),
-    }
-
-
-def timed_fit(estimator, *args, **kwargs):
-    start = time.perf_counter()
-    estimator.fit(*args, **kwargs)
-    return time.perf_counter() - start
 
 
 def run_seed(name, seed):
@@ -84,11 +65,6 @@ def run_seed(name, seed):
                                          == y_val))
     path["erm_gap"] = float(np.mean(np.abs(tuned.validation_gaps_["hard_before"])))
     return rows, times, path, tuned.alpha_
-
-
-def summarise(values):
-    values = np.asarray(values)
-    return f"{values.mean():.4f} ± {values.std():.4f}"
 
 
 def main(argv=None):
@@ -128,7 +104,7 @@ def main(argv=None):
         for method, sc in results.items():
             table.append({
                 "method": method,
-                **{m.upper(): summarise(v) for m, v in sc.items()},
+                **{m.upper(): mean_std(v) for m, v in sc.items()},
                 "fit time / ERM": f"{ratio[method].mean():.2f}",
             })
         base = np.mean(results["ERM"]["aod"])

@@ -20,25 +20,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import header, markdown_table  # noqa: E402
+from _common import header, loaders, markdown_table, mean_std  # noqa: E402
+from _common import scores as _scores  # noqa: E402
 
 from sklearn_fairif import FairIFClassifier, IFFairClassifier  # noqa: E402
 from sklearn_fairif._cli import tabular_model  # noqa: E402
-from sklearn_fairif.datasets import (  # noqa: E402
-    load_adult,
-    load_compas,
-    load_german,
-    train_val_test_split,
-)
-from sklearn_fairif.metrics import (  # noqa: E402
-    accuracy_difference,
-    average_odds_difference,
-    demographic_parity_difference,
-    equal_opportunity_difference,
-)
+from sklearn_fairif.datasets import train_val_test_split  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-LOADERS = {"adult": load_adult, "compas": load_compas, "german": load_german}
+LOADERS = loaders()
 # Metric -> the objective that targets it.
 OBJECTIVES = {
     "dp": "demographic_parity",
@@ -46,19 +36,14 @@ OBJECTIVES = {
     "eod": "equal_opportunity",
     "ad": "error_rate_parity",
 }
-METRICS = {
-    "dp": demographic_parity_difference,
-    "aod": average_odds_difference,
-    "eod": equal_opportunity_difference,
-    "ad": accuracy_difference,
-}
+
+
+# The four gaps, in the order of the results tables.
+METRICS = ("dp", "aod", "eod", "ad")
 
 
 def scores(y, y_pred, s):
-    out = {"acc": float(np.mean(y == y_pred))}
-    for name, metric in METRICS.items():
-        out[name] = metric(y, y_pred, sensitive_features=s)
-    return out
+    return _scores(y, y_pred, s, metrics=METRICS)
 
 
 def models(seed, variants):
@@ -89,11 +74,6 @@ def run_seed(name, seed, variants):
         rows[(method, target)] = {**scores(y_te, model.predict(X_te), s_te),
                                   "time": elapsed}
     return rows
-
-
-def summarise(values, scale=1.0):
-    values = scale * np.asarray(values)
-    return f"{values.mean():.3f} ± {values.std():.3f}"
 
 
 def label(method, target):
@@ -137,9 +117,9 @@ def main(argv=None):
         for key in keys:
             runs = [r[key] for r in per_seed]
             row = {"method": label(*key),
-                   "accuracy": summarise([r["acc"] for r in runs])}
+                   "accuracy": mean_std([r["acc"] for r in runs], digits=3)}
             for metric in METRICS:
-                row[metric.upper()] = summarise([r[metric] for r in runs])
+                row[metric.upper()] = mean_std([r[metric] for r in runs], digits=3)
             ratio = np.mean([r["time"] for r in runs]) / erm_time
             row["fit time / ERM"] = f"{ratio:.1f}"
             table.append(row)

@@ -40,7 +40,15 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from _common import best_time, header, markdown_table  # noqa: E402
+from _common import (  # noqa: E402
+    best_time,
+    header,
+    loaders,
+    markdown_table,
+    mean_std,
+    scores,
+    timed_fit,
+)
 from baselines import (  # noqa: E402
     ERM,
     JTT,
@@ -58,20 +66,12 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn_fairif._cli import tabular_model  # noqa: E402
 from sklearn_fairif._weights import solve_weights  # noqa: E402
 from sklearn_fairif.datasets import (  # noqa: E402
-    load_adult,
-    load_compas,
-    load_german,
     make_biased_classification,
     train_val_test_split,
 )
-from sklearn_fairif.metrics import (  # noqa: E402
-    accuracy_difference,
-    average_odds_difference,
-    equal_opportunity_difference,
-)
 
 RESULTS = HERE / "results"
-LOADERS = {"adult": load_adult, "compas": load_compas, "german": load_german}
+LOADERS = loaders()
 ALPHAS = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
 TRAIN_GROUPS = {"Kamiran & Calders", "ExpGrad (EqualizedOdds)"}
 COLORS = {
@@ -87,26 +87,6 @@ MARKERS = {
 
 
 # ---------------------------------------------------------------- helpers
-def scores(y, y_pred, s):
-    return {
-        "acc": float(np.mean(np.asarray(y) == np.asarray(y_pred))),
-        "ad": accuracy_difference(y, y_pred, sensitive_features=s),
-        "aod": average_odds_difference(y, y_pred, sensitive_features=s),
-        "eod": equal_opportunity_difference(y, y_pred, sensitive_features=s),
-    }
-
-
-def timed_fit(method, *args):
-    start = time.perf_counter()
-    method.fit(*args)
-    return time.perf_counter() - start
-
-
-def pm(values, digits=4):
-    values = np.asarray(values, dtype=float)
-    return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
-
-
 def load_split(name, seed, max_rows=None):
     X, y, s = LOADERS[name](return_X_y=True)
     if max_rows is not None and len(y) > max_rows:
@@ -194,7 +174,7 @@ def exp_tabular(args, command):
         for m, sc in res.items():
             rows.append({
                 "method": m, "train groups": "yes" if m in TRAIN_GROUPS else "no",
-                **{k.upper(): pm(v) for k, v in sc.items()},
+                **{k.upper(): mean_std(v) for k, v in sc.items()},
                 "fit time / ERM": f"{np.median(np.asarray(times[m]) / erm_t):.2f}",
                 "fit time (s)": f"{np.mean(times[m]):.3f}",
             })
@@ -492,8 +472,8 @@ def exp_valsize(args, command):
                         res.setdefault(m.name, {}).setdefault(k, []).append(sc[k])
             for m, sc in res.items():
                 rows.append({"validation rows": f"{frac:.0%} ({len(y_val)})",
-                             "method": m, "ACC": pm(sc["acc"]),
-                             "AOD": pm(sc["aod"])})
+                             "method": m, "ACC": mean_std(sc["acc"]),
+                             "AOD": mean_std(sc["aod"])})
             print(name, frac, flush=True)
         body += f"\n## {name}\n\n" + markdown_table(rows, list(rows[0]))
     write("comparison_valsize", "Validation-set size (Table 11)", command, body)
@@ -571,7 +551,7 @@ def exp_synthetic(args, command):
                     times.setdefault(m.name, []).append(t)
             rows = [{"method": m,
                      "train groups": "yes" if m in TRAIN_GROUPS else "no",
-                     "ACC": pm(sc["acc"]), "AOD": pm(sc["aod"]),
+                     "ACC": mean_std(sc["acc"]), "AOD": mean_std(sc["aod"]),
                      "fit time (s)": f"{np.mean(times[m]):.2f}"}
                     for m, sc in res.items()]
             body += (f"\n## bias = {bias}, {model_name} ({n_seeds} "
@@ -622,7 +602,7 @@ def exp_cnn(args, command):
             print("cnn", seed, m.name, sc["acc"], sc["aod"], flush=True)
     erm = np.asarray(times["ERM"])
     rows = [{"method": m, "train groups": "yes" if m in TRAIN_GROUPS else "no",
-             "ACC": pm(sc["acc"]), "AOD": pm(sc["aod"]),
+             "ACC": mean_std(sc["acc"]), "AOD": mean_std(sc["aod"]),
              "fit time / ERM": f"{np.median(np.asarray(times[m]) / erm):.1f}"}
             for m, sc in res.items()]
     body = (
