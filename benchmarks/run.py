@@ -254,7 +254,7 @@ def _refit_gaps(staged, constraints, w, seed):
 
 def exp_fidelity(args, command):
     from sklearn_fairif import FairIFClassifier
-    from sklearn_fairif._cli import _mlp
+    from sklearn_fairif._cli._models import _mlp
     from sklearn_fairif._objectives import FairnessConstraints
     from sklearn_fairif._staging import StagedModel
 
@@ -484,7 +484,7 @@ def _mlp_model(seed, epochs):
     """StandardScaler + float32 + the CLI's small ReLU network (skorch)."""
     from sklearn.preprocessing import FunctionTransformer
 
-    from sklearn_fairif._cli import _mlp
+    from sklearn_fairif._cli._models import _mlp
 
     net = _mlp(10, epochs=epochs, seed=seed).set_params(callbacks=[])
     return make_pipeline(StandardScaler(), FunctionTransformer(

@@ -1,0 +1,37 @@
+"""Constants and the error type shared by the command line's modules."""
+
+# The alpha path tried by default: FairIF computes the influence once and refits
+# once per value, then keeps the fairest model within ``tol`` of ERM's validation
+# accuracy. A network refit costs far more than a logistic one, hence fewer.
+DEFAULT_ALPHAS = {
+    "logreg": (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0),
+    "mlp": (0.01, 0.1, 1.0),
+}
+# Smallest validation set FairIF is allowed to measure a group's rates on.
+MIN_VAL_ROWS_PER_GROUP = 10
+
+_METRIC_COLUMNS = {
+    "accuracy": "Acc",
+    "accuracy_difference": "AD",
+    "average_odds_difference": "AOD",
+    "equal_opportunity_difference": "EOD",
+    "demographic_parity_difference": "DP",
+}
+# The validation gap FairIF minimises, per objective, named after the test
+# metric it equals with two groups.
+_GAP_NAMES = {
+    "equalized_odds": ("AOD", "mean of |TPR gap| and |TNR gap|"),
+    "equal_opportunity": ("EOD", "|TPR gap|"),
+    "accuracy_parity": ("AD", "|accuracy gap|"),
+    "error_rate_parity": ("AD", "|accuracy gap|"),
+    "demographic_parity": ("DP", "|selection-rate gap|"),
+}
+_DATASETS = {
+    "adult": "Adult census income",
+    "compas": "COMPAS two-year recidivism",
+    "german": "German credit",
+}
+
+
+class CLIError(Exception):
+    """Bad input: printed as one ``fairif: error: ...`` line, exit status 2."""

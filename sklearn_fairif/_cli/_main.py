@@ -1,0 +1,205 @@
+"""The ``demo`` and ``fit`` commands and the argument parser."""
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .._objectives import OBJECTIVES
+from ._common import _DATASETS, DEFAULT_ALPHAS, CLIError
+from ._data import _csv_problem, _demo_problem
+from ._report import _print_result, _write_report
+from ._run import _logger, _run
+
+
+def demo(args):
+    """ERM vs FairIF on a bundled data set; writes the report folder."""
+    problem = _demo_problem(args)
+    return _finish(problem, args)
+
+
+def fit(args):
+    """ERM vs FairIF on a CSV file; saves the model and writes the report."""
+    problem = _csv_problem(args)
+    if args.model_out is None:
+        args.model_out = Path(args.out) / "model.joblib"
+    return _finish(problem, args, save_model=True)
+
+
+def _finish(problem, args, save_model=False):
+    if args.alpha is None:
+        args.alpha = DEFAULT_ALPHAS[args.model]
+    result = _run(problem, args)
+    _print_result(result, args)
+    out = Path(args.out)
+    extra = []
+    if save_model:
+        import joblib
+
+        model_out = Path(args.model_out)
+        model_out.parent.mkdir(parents=True, exist_ok=True)
+        joblib.dump(result.clf, model_out)
+        extra.append(model_out.name if model_out.parent == out else str(model_out))
+    n_notes = len(problem.notes)
+    files = _write_report(result, args, out, extra)
+    for note in problem.notes[n_notes:]:  # e.g. plots skipped
+        _logger(args.quiet)(f"note: {note}")
+    _logger(args.quiet)(f"\nReport: {out / 'report.md'} ({', '.join(files[1:])})")
+    return result
+
+
+# ---------------------------------------------------------------------- main
+def _alpha_list(text):
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number or comma-separated numbers, got {text!r}") from None
+    if not values or any(not np.isfinite(v) or v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"alpha values must be > 0, got {text!r}")
+    return tuple(values)
+
+
+def _number(convert, accept, noun, expected):
+    """Make an argparse ``type``: ``convert(text)``, which must satisfy ``accept``.
+
+    ``accept`` is written so that NaN fails it.
+    """
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {noun}, got {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text}")
+        return value
+
+    return parse
+
+
+_fraction = _number(float, lambda v: 0 <= v < 1, "a fraction", "a fraction in [0, 1)")
+_non_negative = _number(float, lambda v: v >= 0, "a number", "a number >= 0")
+_positive_int = _number(int, lambda v: v >= 1, "an integer", "an integer >= 1")
+
+
+def _add_common(p):
+    model = p.add_argument_group("model")
+    model.add_argument("--model", choices=["logreg", "mlp"], default="logreg",
+                       help="logistic regression (default) or a small skorch MLP "
+                            "(needs sklearn-fairif[torch])")
+    model.add_argument("--objective", choices=list(OBJECTIVES),
+                       default="equalized_odds", metavar="NAME",
+                       help="which group rates to equalise on the validation set: "
+                            + ", ".join(OBJECTIVES)
+                            + " (default: equalized_odds, i.e. TPR and TNR)")
+    model.add_argument("--alpha", type=_alpha_list, default=None,
+                       help="one alpha, or comma-separated values to choose from "
+                            "(default: 0.001,0.003,...,1 for logreg, "
+                            "0.01,0.1,1 for mlp)")
+    model.add_argument("--tol", type=_non_negative, default=0.01,
+                       help="validation-accuracy loss allowed when choosing alpha "
+                            "(default: 0.01)")
+    model.add_argument("--damping", type=_non_negative, default=None,
+                       help="Hessian damping (default: FairIFClassifier's, which "
+                            "adapts it to the model)")
+    model.add_argument("--epochs", type=_positive_int, default=20,
+                       help="training epochs of --model mlp (default: 20)")
+    run = p.add_argument_group("run")
+    run.add_argument("--out", default="fairif_report",
+                     help="report folder (default: ./fairif_report)")
+    run.add_argument("--seed", type=int, default=0,
+                     help="random seed of the splits and models (default: 0)")
+    run.add_argument("--quiet", action="store_true",
+                     help="no progress bars and no output except errors")
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="fairif",
+        description="Fairer classifiers by influence-function reweighting "
+                    "(FairIF): compare the unweighted model (ERM) with FairIF "
+                    "and write a report.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser(
+        "demo", help="ERM vs FairIF on a bundled data set",
+        description="ERM vs FairIF on a bundled data set (60% training rows "
+                    "without group labels, 20% validation rows with them, 20% "
+                    "test rows).")
+    p.add_argument("--dataset", choices=list(_DATASETS), default="adult",
+                   help="bundled data set (default: adult)")
+    _add_common(p)
+    p = sub.add_parser(
+        "fit", help="ERM vs FairIF on your own CSV; saves the model",
+        description="ERM vs FairIF on your own CSV. Categorical columns are "
+                    "one-hot encoded and numeric ones imputed and standardised; "
+                    "the sensitive column is never a feature: FairIF reads it on "
+                    "the validation rows only (and the report uses it to "
+                    "evaluate and to explain the weights).")
+    data = p.add_argument_group("data")
+    data.add_argument("--csv", required=True, help="the data, one row per sample")
+    data.add_argument("--target", required=True, help="binary target column")
+    data.add_argument("--sensitive", required=True,
+                      help="sensitive attribute column (two or more groups)")
+    data.add_argument("--positive-label", default=None,
+                      help="the favourable target value (default: 1/True, else "
+                           "the last value in sorted order)")
+    data.add_argument("--drop", default=None,
+                      help="comma-separated columns to leave out of the features")
+    val = data.add_mutually_exclusive_group()
+    val.add_argument("--val-fraction", type=_fraction, default=0.2,
+                     help="rows of --csv used as validation set (default: 0.2)")
+    val.add_argument("--val-csv", default=None,
+                     help="a separate validation file with the same columns")
+    data.add_argument("--test-fraction", type=_fraction, default=0.2,
+                      help="rows of --csv held out to evaluate (default: 0.2; 0 "
+                           "evaluates on the validation rows)")
+    data.add_argument("--model-out", default=None,
+                      help="where to save the fitted model (default: "
+                           "<out>/model.joblib)")
+    _add_common(p)
+    return parser
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"fairif: warning: {message}", file=sys.stderr)
+
+
+def main(argv=None):
+    """Entry point of ``python -m sklearn_fairif`` and the ``fairif`` script.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        The arguments; ``sys.argv[1:]`` when None.
+
+    Returns
+    -------
+    status : int
+        0 on success, 2 on bad input (after one ``fairif: error:`` line).
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error already printed
+        return exc.code
+    args.argv = argv
+    commands = {"demo": demo, "fit": fit}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        # The summary explains this case in its own words.
+        warnings.filterwarnings("ignore", message="No alpha kept", category=UserWarning)
+        warnings.showwarning = _show_warning
+        try:
+            commands[args.command](args)
+        except CLIError as exc:
+            print(f"fairif: error: {exc}", file=sys.stderr)
+            return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,352 @@
+"""Output: the terminal summary, the plots and the Markdown report."""
+
+import textwrap
+import time
+
+import numpy as np
+import pandas as pd
+
+from ._common import _GAP_NAMES, _METRIC_COLUMNS
+from ._run import _logger
+
+
+def _format_table(table):
+    shown = table.rename(columns=_METRIC_COLUMNS)
+    return shown.to_string(float_format=lambda v: f"{v:.3f}")
+
+
+def _summary_lines(result, args):
+    """Plain-language reading of the result, for the terminal and report.md."""
+    table, path = result.table, result.path
+    erm, fair = table.iloc[0], table.iloc[1]
+    gap_name = _GAP_NAMES[args.objective][0]
+    lines = []
+    test_metric = {"AOD": "average_odds_difference", "EOD":
+                   "equal_opportunity_difference", "AD": "accuracy_difference",
+                   "DP": "demographic_parity_difference"}[gap_name]
+    before, after = erm[test_metric], fair[test_metric]
+    change = "fell" if after < before else "rose" if after > before else "stayed"
+    lines.append(
+        f"On the {result.problem.eval_part} set, {gap_name} {change} from "
+        f"{before:.3f} to {after:.3f} and accuracy went from {erm['accuracy']:.3f} "
+        f"to {fair['accuracy']:.3f} ({100 * (fair['accuracy'] - erm['accuracy']):+.1f}"
+        " points).")
+    n_alpha = len(path)
+    if n_alpha > 1:
+        admissible = path["val_accuracy"] >= result.erm_val["val_accuracy"] - args.tol
+        rule = (f"alpha={result.clf.alpha_:g} was chosen from {n_alpha} values: the "
+                f"smallest validation {gap_name} among those keeping validation "
+                f"accuracy within --tol={args.tol:g} of ERM's")
+        if not admissible.any():
+            rule = (f"no alpha kept validation accuracy within --tol={args.tol:g} of "
+                    f"ERM's, so the most accurate, alpha={result.clf.alpha_:g}, was "
+                    "kept; a larger --tol allows fairer, less accurate models")
+        elif result.clf.alpha_ == max(path["alpha"]):
+            rule += ("; it is the largest value tried (the mildest reweighting): "
+                     "a larger --tol allows fairer, less accurate models")
+        lines.append(rule + ".")
+    return lines
+
+
+def _print_result(result, args):
+    log = _logger(args.quiet)
+    problem = result.problem
+    log(f"\n{problem.eval_part.capitalize()} set ({len(problem.y_test):,} rows), "
+        f"FairIF fitted in {result.fit_seconds:.1f}s:")
+    log(_format_table(result.table.rename_axis(None)), wrap=False)
+    log("Acc: accuracy. AD, AOD, EOD, DP: accuracy, average-odds, "
+        "equal-opportunity and demographic-parity differences between groups "
+        "(lower is fairer).")
+    log("")
+    for line in _summary_lines(result, args):
+        log(line)
+    log("\nWho was reweighted (mean FairIF weight of the training rows; their "
+        "groups were used only for this summary):")
+    shown = result.weights.rename(columns={
+        "group": problem.sensitive, "label": problem.target,
+        "mean_weight": "mean weight"})
+    log(shown[[problem.sensitive, problem.target, "rows", "mean weight"]].to_string(
+        index=False, float_format=lambda v: f"{v:.2f}"), wrap=False)
+
+
+def _write_report(result, args, out, extra_files=()):
+    out.mkdir(parents=True, exist_ok=True)
+    result.table.rename(columns=_METRIC_COLUMNS).to_csv(out / "metrics.csv")
+    result.path.to_csv(out / "alpha_path.csv", index=False)
+    weights = result.weights.rename(columns={"group": result.problem.sensitive})
+    weights.to_csv(out / "weights_by_group.csv", index=False)
+    plots = _plots(result, args, out)
+    files = ["report.md", "metrics.csv", "alpha_path.csv", "weights_by_group.csv",
+             *plots, *extra_files]
+    (out / "report.md").write_text(_report_markdown(result, args, plots, files),
+                                   encoding="utf-8")
+    return files
+
+
+def _plots(result, args, out):
+    """Write the two figures; without matplotlib, write none and say so."""
+    try:
+        import matplotlib
+    except ImportError:
+        result.problem.notes.append(
+            "plots skipped: matplotlib is not installed "
+            "(pip install 'sklearn-fairif[report]')")
+        return []
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    with plt.rc_context({"figure.dpi": 110, "font.size": 9}):
+        fig = _plot_alpha_path(plt, result, args)
+        fig.savefig(out / "accuracy_vs_fairness.png", bbox_inches="tight")
+        plt.close(fig)
+        written.append("accuracy_vs_fairness.png")
+        fig = _plot_weights(plt, result)
+        fig.savefig(out / "weights_by_group.png", bbox_inches="tight")
+        plt.close(fig)
+        written.append("weights_by_group.png")
+    return written
+
+
+def _gap_label(args, n_groups):
+    name, formula = _GAP_NAMES[args.objective]
+    if n_groups == 2:
+        return f"validation {name}: {formula} (lower is fairer)"
+    return ("validation gap: mean |group rate - overall rate| of the "
+            f"{args.objective} rates (lower is fairer)")
+
+
+def _plot_alpha_path(plt, result, args):
+    path, erm = result.path, result.erm_val
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    ax.axhspan(erm["val_accuracy"] - args.tol, 1.0, color="tab:green", alpha=0.08,
+               lw=0, label=f"accuracy within tol={args.tol:g} of ERM")
+    ax.plot(path["val_gap"], path["val_accuracy"], "o-", color="tab:blue",
+            label="FairIF, one point per alpha")
+    for row in path.itertuples():
+        ax.annotate(f"{row.alpha:g}", (row.val_gap, row.val_accuracy),
+                    textcoords="offset points", xytext=(5, -10), fontsize=7,
+                    color="tab:blue")
+    chosen = path[path["chosen"]].iloc[0]
+    ax.plot(chosen["val_gap"], chosen["val_accuracy"], "o", ms=14, mfc="none",
+            mec="tab:red", mew=2, label=f"chosen: alpha={chosen['alpha']:g}")
+    ax.plot(erm["val_gap"], erm["val_accuracy"], "*", ms=14, color="black",
+            label="ERM (no reweighting)")
+    accuracies = [*path["val_accuracy"], erm["val_accuracy"]]
+    gaps = [*path["val_gap"], erm["val_gap"]]
+    span = max(max(accuracies) - min(accuracies), 2 * args.tol, 0.01)
+    ax.set_ylim(min(accuracies) - 0.25 * span, max(accuracies) + 0.25 * span)
+    ax.set_xlim(left=min(0.0, min(gaps)) - 0.02 * max(gaps),
+                right=1.1 * max(gaps) + 1e-3)
+    ax.set_xlabel(_gap_label(args, result.problem.s_val.nunique()))
+    ax.set_ylabel("validation accuracy")
+    ax.set_title(f"Accuracy vs fairness over alpha ({len(result.problem.y_val):,} "
+                 "validation rows)\nsmaller alpha = stronger reweighting; "
+                 "up and left is better", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
+    return fig
+
+
+def _plot_weights(plt, result):
+    table = result.weights
+    problem = result.problem
+    groups = list(dict.fromkeys(table["group"]))
+    labels = list(problem.class_names)
+    colors = ["tab:orange", "tab:blue"]
+
+    def wrap(text):  # long group or label names break over lines
+        return textwrap.fill(str(text), 14)
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.6, 3.8))
+    width = 0.38
+    x = np.arange(len(groups))
+    for j, label in enumerate(labels):
+        cell = table[table["label"] == label].set_index("group").reindex(groups)
+        bars = ax1.bar(x + (j - 0.5) * width, cell["mean_weight"], width,
+                       color=colors[j], label=label)
+        for bar, rows in zip(bars, cell["rows"], strict=True):
+            height = bar.get_height()
+            if not np.isfinite(height):  # an empty cell
+                continue
+            centre = bar.get_x() + width / 2
+            ax1.annotate(f"{height:.2f}", (centre, height), xytext=(0, 2),
+                         textcoords="offset points", ha="center", fontsize=8)
+            ax1.annotate(f"n={int(rows):,}", (centre, 0), xytext=(0, 3),
+                         textcoords="offset points", ha="center", fontsize=7,
+                         color="white")
+    ax1.axhline(1.0, color="black", lw=0.8, ls="--", label="no reweighting (1)")
+    rotation = 30 if len(groups) > 4 else 0
+    ax1.set_xticks(x, [wrap(g) for g in groups], rotation=rotation)
+    ax1.set_ylabel("mean FairIF weight")
+    ax1.set_title(f"Mean weight per {problem.sensitive} and {problem.target}",
+                  fontsize=9)
+    ax1.set_ylim(0, 1.15 * max(1.0, float(table["mean_weight"].max())))
+    ax1.legend(title=problem.target, fontsize=7, title_fontsize=7, ncol=3,
+               loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
+
+    names = [f"{wrap(g)}\n{wrap(label)}"
+             for g, label in zip(table["group"], table["label"], strict=True)]
+    x2 = np.arange(len(names))
+    ax2.bar(x2 - 0.2, 100 * table["share_of_rows"], 0.4, color="0.7",
+            label="share of training rows")
+    ax2.bar(x2 + 0.2, 100 * table["share_of_weight"], 0.4, color="tab:purple",
+            label="share of FairIF weight")
+    ax2.set_xticks(x2, names, fontsize=7, rotation=30 if len(names) > 6 else 0)
+    ax2.set_ylabel("% of the training set")
+    ax2.set_title(f"Share of the training set per {problem.sensitive} and "
+                  f"{problem.target}", fontsize=9)
+    top = 100 * float(max(table["share_of_rows"].max(),
+                          table["share_of_weight"].max()))
+    ax2.set_ylim(0, 1.3 * top)  # headroom for the legend
+    ax2.legend(fontsize=7, ncol=2, loc="upper center", frameon=False)
+    fig.suptitle("Who was reweighted (training rows; their groups are used only "
+                 "for this summary)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _markdown_table(frame, float_format="{:.3f}", index=True):
+    frame = frame.reset_index() if index else frame
+    head = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+
+    def cell(v):
+        if isinstance(v, (bool, np.bool_)):
+            return "**yes**" if v else ""
+        if isinstance(v, (float, np.floating)):
+            return float_format.format(v)
+        if isinstance(v, (int, np.integer)):
+            return f"{v:,}"
+        return str(v)
+
+    body = ["| " + " | ".join(cell(v) for v in row) + " |"
+            for row in frame.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
+def _report_markdown(result, args, plots, files):
+    from .. import __version__
+
+    p = result.problem
+    gap_name = _GAP_NAMES[args.objective][0]
+    command = "fairif " + " ".join(args.argv)
+    lines = [
+        f"# FairIF report: {p.title}",
+        "",
+        f"`{command}` (sklearn-fairif {__version__}, "
+        f"{time.strftime('%Y-%m-%d %H:%M')})",
+        "",
+        "FairIF fits the model once without weights (**ERM**), estimates with "
+        "influence functions how up-weighting each training row would move the "
+        "fairness gaps measured on the validation rows, solves for weights that "
+        "close those gaps, and refits. Only the validation rows need group labels.",
+        "",
+        "## Data",
+        "",
+        "| part | rows | group labels |",
+        "|---|---|---|",
+        f"| training | {len(p.y_train):,} | held back: used only for the 'who was "
+        "reweighted' summary below |",
+        f"| validation | {len(p.y_val):,} | used by FairIF to measure the gaps |",
+    ]
+    if p.eval_part == "test":
+        lines.append(f"| test | {len(p.y_test):,} | used only to evaluate |")
+    lines += [
+        "",
+        f"- target: `{p.target}`, positive class `{p.class_names[1]}`, negative "
+        f"class `{p.class_names[0]}`",
+        f"- sensitive attribute: `{p.sensitive}`, groups "
+        + ", ".join(f"`{g}`" for g in sorted(p.s_val.unique()))
+        + " (never a feature of the model)",
+        f"- features ({len(p.features)}): "
+        + ", ".join(f"`{c}`" for c in p.features),
+        f"- model: {_model_description(args)}; objective `{args.objective}`; "
+        f"alpha tried: {', '.join(f'{a:g}' for a in args.alpha)}",
+    ]
+    lines += [f"- note: {note}" for note in p.notes]
+    lines += [
+        "",
+        f"## Result on the {p.eval_part} set",
+        "",
+        _markdown_table(result.table.rename(columns=_METRIC_COLUMNS)),
+        "",
+        "Acc is accuracy. AD, AOD, EOD and DP are the accuracy, average-odds "
+        "(mean of the TPR and FPR gaps), equal-opportunity (TPR gap) and "
+        "demographic-parity (selection-rate gap) differences between the groups: "
+        "0 is perfectly fair, lower is fairer.",
+        "",
+        *_summary_lines(result, args),
+        "",
+    ]
+    if p.eval_part == "validation":
+        lines += ["**These numbers are on the validation rows that FairIF used to "
+                  "choose its weights, so they are optimistic; pass "
+                  "--test-fraction to hold out a test set.**", ""]
+    for name, report in result.reports.items():
+        lines += [f"### Per-group rates: {name}", "",
+                  _markdown_table(report.rename(columns={
+                      "count": "rows", "tpr": "TPR", "tnr": "TNR",
+                      "selection_rate": "selection rate"})), ""]
+    lines += [
+        "## Choosing alpha (validation set)",
+        "",
+        "`alpha` is the price of moving weights away from 1: small values "
+        "reweight hard to close the validation gap, large values stay close to "
+        "ERM. FairIF computes the influence once and refits once per alpha, then "
+        f"keeps the alpha with the smallest validation {gap_name} among those whose "
+        f"validation accuracy is within `--tol` ({args.tol:g}) of ERM's.",
+        "",
+    ]
+    if "accuracy_vs_fairness.png" in plots:
+        lines += ["![accuracy vs fairness](accuracy_vs_fairness.png)", ""]
+    path = result.path.rename(columns={
+        "val_accuracy": "validation accuracy", "val_gap": f"validation {gap_name}"})
+    erm_row = pd.DataFrame([{"alpha": "ERM", "validation accuracy":
+                             result.erm_val["val_accuracy"], f"validation {gap_name}":
+                             result.erm_val["val_gap"], "chosen": False}])
+    lines += [_markdown_table(pd.concat([erm_row, path.astype({"alpha": object})]),
+                              index=False), ""]
+    lines += [
+        "## Who was reweighted",
+        "",
+        "Mean FairIF weight (mean 1 over all training rows) per group and label "
+        "of the training rows. FairIF never saw these groups; they are used here "
+        "only to explain the weights, as in the FairIF paper's sample-weight "
+        "study. A mean above 1 means FairIF made those rows count more.",
+        "",
+    ]
+    if "weights_by_group.png" in plots:
+        lines += ["![weights by group](weights_by_group.png)", ""]
+    shown = result.weights.rename(columns={
+        "group": p.sensitive, "label": p.target, "mean_weight": "mean weight",
+        "median_weight": "median weight", "zero_weight_rows": "rows with weight 0",
+        "share_of_rows": "share of rows", "share_of_weight": "share of weight"})
+    lines += [_markdown_table(shown, index=False, float_format="{:.3f}"), "",
+              f"Weights overall: min {result.clf.sample_weight_.min():.2f}, max "
+              f"{result.clf.sample_weight_.max():.2f}; "
+              f"{int((result.clf.sample_weight_ == 0).sum()):,} rows got weight 0.",
+              ""]
+    if args.command == "fit":
+        lines += [
+            "## Using the saved model",
+            "",
+            "```python",
+            "import joblib",
+            "import pandas as pd",
+            "",
+            f"model = joblib.load({str(args.model_out)!r})",
+            "X = pd.read_csv('new_rows.csv')[model.feature_names_in_]",
+            "model.predict(X)  # no group labels needed",
+            "```",
+            "",
+        ]
+    lines += ["## Files", "", *[f"- `{name}`" for name in files], ""]
+    return "\n".join(lines)
+
+
+def _model_description(args):
+    if args.model == "mlp":
+        return (f"MLP (64-32 ReLU, skorch, Adam, {args.epochs} epochs) after "
+                "one-hot encoding and standardising")
+    return "logistic regression after one-hot encoding and standardising"

@@ -1,0 +1,150 @@
+"""Fitting ERM and FairIF on a problem and collecting what the report shows."""
+
+import textwrap
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ._common import _METRIC_COLUMNS, CLIError
+from ._data import _check_validation_groups, _Problem
+from ._models import _make_estimator
+from ._progress import _progress
+
+
+def _fit(problem, args):
+    from .._fairif import FairIFClassifier
+
+    if args.command == "demo":
+        where = "try another --seed"
+    elif args.val_csv is None:
+        where = "use a larger --val-fraction"
+    else:
+        where = f"{args.val_csv} needs more rows of each group"
+    _check_validation_groups(problem, args.objective, where)
+    estimator = _make_estimator(problem, args)
+    # By default FairIFClassifier adapts the damping to the model ("auto").
+    params = {} if args.damping is None else {"damping": args.damping}
+    y_train, y_val = problem.y_train, problem.y_val
+    if args.model == "mlp":  # BCEWithLogitsLoss wants float targets
+        y_train, y_val = y_train.astype(np.float32), y_val.astype(np.float32)
+    clf = FairIFClassifier(
+        estimator, objective=args.objective, alpha=list(args.alpha), tol=args.tol,
+        random_state=args.seed, verbose=0 if args.quiet else 1, **params,
+    )
+    start = time.perf_counter()
+    try:
+        with _progress(list(args.alpha), args.quiet):
+            clf.fit(problem.X_train, y_train, X_val=problem.X_val, y_val=y_val,
+                    s_val=problem.s_val.to_numpy())
+    except ValueError as exc:
+        hint = " (--damping)" if "damping" in str(exc) else ""
+        raise CLIError(f"fitting failed: {exc}{hint}") from None
+    clf.verbose = 0
+    return clf, time.perf_counter() - start
+
+
+def _predict01(model, X):
+    return (np.asarray(model.predict(X)).astype(float) > 0.5).astype(int)
+
+
+def _evaluate(models, X, y, s):
+    """Test metrics per model, and each model's per-group report."""
+    from ..metrics import fairness_report
+
+    rows, reports = {}, {}
+    for name, model in models.items():
+        report = fairness_report(y, _predict01(model, X), sensitive_features=s)
+        rows[name] = {"accuracy": report["accuracy"].iloc[-1],
+                      **report.attrs["differences"]}
+        reports[name] = report
+    table = pd.DataFrame(rows).T[list(_METRIC_COLUMNS)]
+    table.index.name = "model"
+    return table, reports
+
+
+def _alpha_path(clf, problem):
+    """Return validation accuracy and gap per alpha, and ERM's, as FairIF saw them."""
+    path = pd.DataFrame({
+        "alpha": clf.cv_results_["alpha"],
+        "val_accuracy": clf.cv_results_["val_accuracy"],
+        "val_gap": clf.cv_results_["val_gap"],
+    })
+    path["chosen"] = path["alpha"] == clf.alpha_
+    erm_pred = _predict01(clf.initial_estimator_, problem.X_val)
+    erm = {"val_accuracy": float(np.mean(erm_pred == problem.y_val)),
+           "val_gap": float(np.mean(np.abs(clf.validation_gaps_["hard_before"])))}
+    return path, erm
+
+
+def _weights_by_group(clf, problem):
+    """Mean FairIF weight per (group, label) cell of the training rows."""
+    frame = pd.DataFrame({
+        "group": problem.s_train.to_numpy(),
+        "label": np.asarray(problem.class_names)[problem.y_train],
+        "weight": clf.sample_weight_,
+    })
+    cells = frame.groupby(["group", "label"], sort=True)["weight"]
+    table = pd.DataFrame({
+        "rows": cells.size(),
+        "mean_weight": cells.mean(),
+        "median_weight": cells.median(),
+        "zero_weight_rows": cells.apply(lambda w: int((w == 0).sum())),
+    })
+    n = len(frame)
+    table["share_of_rows"] = table["rows"] / n
+    table["share_of_weight"] = cells.sum() / frame["weight"].sum()
+    return table.reset_index()
+
+
+@dataclass
+class _Result:
+    problem: _Problem
+    clf: object
+    table: pd.DataFrame
+    reports: dict
+    path: pd.DataFrame
+    erm_val: dict
+    weights: pd.DataFrame
+    fit_seconds: float
+    fairif_name: str
+
+
+def _run(problem, args):
+    log = _logger(args.quiet)
+    for note in problem.notes:
+        log(f"note: {note}")
+    log(f"{problem.title.replace('`', '')}: {len(problem.y_train):,} training rows "
+        f"(group labels held back), {len(problem.y_val):,} validation rows "
+        f"(with groups), {len(problem.y_test):,} {problem.eval_part} rows.")
+    log(f"target {problem.target!r} (positive class: {problem.class_names[1]}), "
+        f"sensitive attribute {problem.sensitive!r} "
+        f"(groups: {', '.join(sorted(problem.s_val.unique()))}), "
+        f"model: {args.model}, objective: {args.objective}.")
+    clf, seconds = _fit(problem, args)
+    fairif_name = f"FairIF (alpha={clf.alpha_:g})"
+    models = {"ERM (unweighted)": clf.initial_estimator_, fairif_name: clf}
+    table, reports = _evaluate(models, problem.X_test, problem.y_test, problem.s_test)
+    path, erm_val = _alpha_path(clf, problem)
+    weights = _weights_by_group(clf, problem)
+    return _Result(problem, clf, table, reports, path, erm_val, weights, seconds,
+                   fairif_name)
+
+
+# Width of the narrative lines printed to the terminal (tables are not wrapped).
+_WIDTH = 88
+
+
+def _logger(quiet):
+    """Return ``log(text, wrap=True)``: print, wrapping prose; nothing if quiet."""
+
+    def log(text, wrap=True):
+        if quiet:
+            return
+        if wrap:
+            text = "\n".join(textwrap.fill(line, _WIDTH, subsequent_indent="  ")
+                             for line in text.split("\n"))
+        print(text)
+
+    return log
