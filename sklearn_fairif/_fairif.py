@@ -355,6 +355,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
             "hard_after": best["hard"],
         }
 
+
 def _accuracy(y_pred01, y_val):
     return np.nan if y_val is None else float(np.mean(y_pred01 == y_val))
 
