@@ -18,6 +18,10 @@ never needs group labels.
   (training groups).
 - :class:`JTT`: Just Train Twice (Liu et al., ICML 2021): no training groups;
   up-weights the first model's errors; tuned on the validation set.
+- :class:`GapPenalty`: a reference rather than a competitor: logistic regression
+  trained directly with a penalty on the soft equalized-odds gaps of either the
+  validation set or the (group-labelled) training set. It maps the accuracy-vs-
+  fairness frontier that the model class allows (``run.py``'s ``frontier``).
 
 Tuned methods (FairIF with an alpha list, Li & Liu's budget, JTT's grid) all
 choose with the same validation rule as ``FairIFClassifier``: the smallest
@@ -27,9 +31,10 @@ of the unweighted model's, else the most accurate. The test split is never read.
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import linprog
+from scipy.optimize import linprog, minimize
 from scipy.special import expit
 from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from sklearn_fairif import FairIFClassifier
@@ -174,16 +179,19 @@ class ExpGrad(_Method):
     name = "ExpGrad (EqualizedOdds)"
     uses_train_groups = True
 
-    def __init__(self, estimator, random_state=0, max_iter=50):
+    def __init__(self, estimator, random_state=0, max_iter=50,
+                 difference_bound=None):
         self.estimator, self.random_state = estimator, random_state
-        self.max_iter = max_iter
+        self.max_iter, self.difference_bound = max_iter, difference_bound
 
     def fit(self, X, y, s=None, X_val=None, y_val=None, s_val=None):
         from fairlearn.reductions import EqualizedOdds, ExponentiatedGradient
 
         self.staged_ = _Staged(self.estimator, X, y)
         self.model_ = ExponentiatedGradient(
-            clone(self.staged_.final), EqualizedOdds(), max_iter=self.max_iter)
+            clone(self.staged_.final),
+            EqualizedOdds(difference_bound=self.difference_bound),
+            max_iter=self.max_iter)
         self.model_.fit(_dense(self.staged_.Xt), self.staged_.y,
                         sensitive_features=np.asarray(s))
         return self
@@ -312,6 +320,72 @@ class LiLiu(_Method):
         self.model_, self.chosen_ = best["model"], best["lam"]
         self.removal_ = best["x"]
         return self
+
+
+class GapPenalty(_Method):
+    """Logistic regression with a penalty on soft equalized-odds gaps (reference).
+
+    Minimises scikit-learn's ``LogisticRegression`` objective (in mean form:
+    ``mean_i l_i + |coef|**2 / (2 C n)``) plus ``mu * sum_c g_c(theta)**2``,
+    where ``g`` are the soft TPR and TNR gaps FairIF uses (temperature 1), with
+    L-BFGS from the unweighted fit. No influence approximation and no weights:
+    the parameters move to wherever the penalised objective is lowest.
+
+    ``groups="val"`` penalises the gaps of the validation set, the only group
+    labels FairIF reads: sweeping ``mu`` traces the frontier that FairIF's
+    first-order reweighting approximates. ``groups="train"`` penalises the gaps
+    of the training set with its group labels, an oracle that FairIF never has.
+    """
+
+    def __init__(self, estimator, mu, groups="val"):
+        self.estimator, self.mu, self.groups = estimator, mu, groups
+        self.uses_train_groups = groups == "train"
+        self.name = f"penalty on {groups} gaps"
+
+    def fit(self, X, y, s=None, X_val=None, y_val=None, s_val=None):
+        self.staged_ = st = _Staged(self.estimator, X, y)
+        if not (isinstance(st.final, LogisticRegression) and st.final.fit_intercept):
+            raise ValueError("GapPenalty needs a LogisticRegression with an "
+                             f"intercept as the final step, got {st.final!r}.")
+        erm = st.fit(np.ones(len(y)))
+        y01 = (st.y == erm.classes_[1]).astype(float)
+        if self.groups == "train":
+            Xg, yg, sg = st.Xt, y01, s
+        else:
+            Xg, sg = st.transform(X_val), s_val
+            yg = (np.asarray(y_val) == erm.classes_[1]).astype(float)
+        constraints = FairnessConstraints("equalized_odds", yg, np.asarray(sg))
+        Z, Zg = _with_intercept(st.Xt), _with_intercept(Xg)
+        n, reg = len(y01), 1.0 / (erm.C * len(y01))
+
+        def objective(theta):
+            z, zg = Z @ theta, Zg @ theta
+            g = constraints.values(zg)
+            loss = np.mean(np.logaddexp(0.0, z) - y01 * z)
+            grad = Z.T @ (expit(z) - y01) / n
+            grad += 2.0 * self.mu * (Zg.T @ (constraints.grad_margins(zg) @ g))
+            coef = theta[:-1]
+            grad[:-1] += reg * coef
+            return loss + 0.5 * reg * coef @ coef + self.mu * g @ g, grad
+
+        theta0 = np.append(erm.coef_.ravel(), erm.intercept_)
+        self.theta_ = minimize(objective, theta0, jac=True, method="L-BFGS-B",
+                               options={"maxiter": 5000, "gtol": 1e-7,
+                                        "ftol": 1e-12}).x
+        self.classes_ = erm.classes_
+        return self
+
+    def predict(self, X):
+        z = _with_intercept(self.staged_.transform(X)) @ self.theta_
+        return self.classes_[(z > 0).astype(int)]
+
+
+def _with_intercept(X):
+    """``[X, 1]``, sparse when ``X`` is."""
+    ones = np.ones((X.shape[0], 1))
+    if sparse.issparse(X):
+        return sparse.hstack([X, ones], format="csr")
+    return np.hstack([X, ones])
 
 
 def all_methods(make_model, *, seed=0, alphas=None, expgrad=True):

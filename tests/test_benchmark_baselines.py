@@ -124,3 +124,30 @@ def test_select_follows_fairifs_rule(bl):
              {"val_acc": 0.845, "val_aod": 0.03}]
     assert bl.select(cands, acc_ref=0.85)["val_aod"] == 0.03
     assert bl.select(cands, acc_ref=0.95)["val_acc"] == 0.85
+
+
+def test_gap_penalty_without_penalty_is_sklearns_fit(bl, split):
+    # mu = 0 leaves scikit-learn's own objective: the minimiser must be its
+    # (tightly converged) fit. A C off by a factor of 2 moves coef by 4e-2 here.
+    tight = _model().set_params(logisticregression__tol=1e-12)
+    ref = bl.ERM(tight).fit(*_fit_args(split)).model_
+    method = bl.GapPenalty(_model(), mu=0.0).fit(*_fit_args(split))
+    np.testing.assert_allclose(method.theta_[:-1], ref.coef_.ravel(), atol=5e-5)
+    np.testing.assert_allclose(method.theta_[-1], ref.intercept_[0], atol=5e-5)
+
+
+@pytest.mark.parametrize("groups", ["val", "train"])
+def test_gap_penalty_shrinks_the_gaps_it_penalises(bl, split, groups):
+    from sklearn_fairif._objectives import FairnessConstraints
+
+    X_tr, X_val, _, y_tr, y_val, _, s_tr, s_val, _ = split
+    X, y, s = (X_val, y_val, s_val) if groups == "val" else (X_tr, y_tr, s_tr)
+    constraints = FairnessConstraints("equalized_odds", y, s)
+    gaps = []
+    for mu in (0.0, 10.0):
+        method = bl.GapPenalty(_model(), mu=mu, groups=groups)
+        method.fit(*_fit_args(split))
+        Z = bl._with_intercept(method.staged_.transform(X))
+        gaps.append(np.abs(constraints.values(Z @ method.theta_)).sum())
+    assert method.uses_train_groups == (groups == "train")
+    assert gaps[1] < 0.5 * gaps[0]
