@@ -616,6 +616,8 @@ def _frontier_seed(args, name, seed):
     X_tr, X_val, X_te, y_tr, y_val, y_te, s_tr, s_val, s_te = load_split(
         name, seed, args.max_rows)
     train = (X_tr, y_tr, np.asarray(s_tr))
+    # Methods reading training groups take them from ``train``, present in every
+    # entry; the test-split bound gets the test split in the validation slot.
     fit_args = {"validation": (*train, X_val, y_val, np.asarray(s_val)),
                 "test": (*train, X_te, y_te, np.asarray(s_te))}
     fit_args["training"] = fit_args["validation"]
