@@ -335,6 +335,8 @@ class GapPenalty(_Method):
     labels FairIF reads: sweeping ``mu`` traces the frontier that FairIF's
     first-order reweighting approximates. ``groups="train"`` penalises the gaps
     of the training set with its group labels, an oracle that FairIF never has.
+    Given the test split in the validation slot, ``groups="val"`` gives the
+    frontier's in-sample bound.
     """
 
     def __init__(self, estimator, mu, groups="val"):
