@@ -31,7 +31,7 @@ from sklearn.utils.validation import (
 from ._objectives import NEEDS_LABELS
 from ._staging import StagedModel
 from .influence import NotPositiveDefiniteError, influence_scores, resolve_solver
-from .metrics._validation import _check_sensitive_features
+from .utils._validation import _check_sensitive_features
 
 
 def _estimator_has(attr):

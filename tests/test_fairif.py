@@ -427,15 +427,15 @@ def test_default_lowers_test_aod_on_each_bias_type(bias):
 
 
 def test_default_lowers_test_aod_on_compas():
-    from sklearn_fairif._cli import tabular_model
     from sklearn_fairif.datasets import load_compas, train_val_test_split
+    from sklearn_fairif.utils import make_tabular_pipeline
 
     X, y, s = load_compas(return_X_y=True)
     before, after = [], []
     for seed in range(3):  # the mean over fixed seeds: one split is noisy here
         X_tr, X_val, X_te, y_tr, y_val, y_te, _, s_val, s_te = train_val_test_split(
             X, y, s, random_state=seed)
-        clf = FairIFClassifier(tabular_model()).fit(
+        clf = FairIFClassifier(make_tabular_pipeline()).fit(
             X_tr, y_tr, X_val=X_val, y_val=y_val, s_val=s_val)
         before.append(average_odds_difference(
             y_te, clf.initial_estimator_.predict(X_te), sensitive_features=s_te))

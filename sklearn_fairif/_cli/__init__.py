@@ -10,6 +10,5 @@ Bad input ends with one ``fairif: error: ...`` line on stderr and exit status 2.
 """
 
 from ._main import main
-from ._models import tabular_model
 
-__all__ = ["main", "tabular_model"]
+__all__ = ["main"]

@@ -1,53 +1,9 @@
 """The models the command line fits: a tabular pipeline and a small MLP."""
 
-import numpy as np
 
+from ..utils import make_tabular_pipeline
 from ._common import CLIError
 from ._progress import _EpochTicker
-
-
-def tabular_model(estimator=None, *, numeric=None, categorical=None, dense=False):
-    """One-hot categorical columns, impute and standardise numeric ones.
-
-    Parameters
-    ----------
-    estimator : classifier, default=None
-        The final step; ``LogisticRegression(max_iter=1000)`` when None.
-    numeric, categorical : list of str, default=None
-        Column names. When None, numeric columns (booleans excluded) are
-        selected by dtype and every other column is categorical.
-    dense : bool, default=False
-        Produce a dense float32 array (for a torch network) rather than a
-        sparse matrix.
-
-    Returns
-    -------
-    pipeline : Pipeline
-    """
-    from sklearn.compose import ColumnTransformer, make_column_selector
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
-
-    if numeric is None:
-        numeric = make_column_selector(dtype_include="number", dtype_exclude="bool")
-    if categorical is None:
-        categorical = make_column_selector(dtype_exclude="number")
-    pre = ColumnTransformer(
-        [
-            # Missing categories become a category of their own.
-            ("categorical", OneHotEncoder(handle_unknown="ignore",
-                                          sparse_output=not dense), categorical),
-            ("numeric", make_pipeline(SimpleImputer(strategy="median"),
-                                      StandardScaler()), numeric),
-        ],
-        sparse_threshold=0.0 if dense else 0.3,
-    )
-    steps = [pre]
-    if dense:
-        steps.append(FunctionTransformer(np.asarray, kw_args={"dtype": np.float32}))
-    return make_pipeline(*steps, estimator or LogisticRegression(max_iter=1000))
 
 
 def _mlp(n_features, *, epochs, seed):
@@ -78,12 +34,13 @@ def _mlp(n_features, *, epochs, seed):
 
 def _make_estimator(problem, args):
     if args.model == "logreg":
-        return tabular_model(numeric=problem.numeric, categorical=problem.categorical)
+        return make_tabular_pipeline(numeric=problem.numeric,
+                                     categorical=problem.categorical)
     # The network's input width is the one-hot width: fit the preprocessing once
     # to know it (FairIF refits it, identically, inside the Pipeline).
-    pre = tabular_model(numeric=problem.numeric, categorical=problem.categorical,
-                        dense=True)[:-1]
+    pre = make_tabular_pipeline(numeric=problem.numeric,
+                                categorical=problem.categorical, dense=True)[:-1]
     n_features = pre.fit_transform(problem.X_train).shape[1]
     net = _mlp(n_features, epochs=args.epochs, seed=args.seed)
-    return tabular_model(net, numeric=problem.numeric,
-                         categorical=problem.categorical, dense=True)
+    return make_tabular_pipeline(net, numeric=problem.numeric,
+                                 categorical=problem.categorical, dense=True)

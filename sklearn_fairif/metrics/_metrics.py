@@ -27,7 +27,11 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import accuracy_score
 
-from ._validation import _check_sensitive_features, _check_targets, _warn_missing_class
+from ..utils._validation import (
+    _check_sensitive_features,
+    _check_targets,
+    _warn_missing_class,
+)
 
 # Group rates, computed on labels encoded as 0/1 (1 = positive class).
 _RATES = {

@@ -7,7 +7,7 @@ import pytest
 from numpy.testing import assert_array_equal
 from sklearn.exceptions import UndefinedMetricWarning
 
-from sklearn_fairif.metrics._validation import (
+from sklearn_fairif.utils._validation import (
     _check_binary_targets,
     _check_sensitive_features,
     _check_targets,
