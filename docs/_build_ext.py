@@ -32,7 +32,8 @@ from sphinx.util import logging
 logger = logging.getLogger(__name__)
 
 PUBLIC_MODULES = ["sklearn_fairif", "sklearn_fairif.metrics",
-                  "sklearn_fairif.datasets", "sklearn_fairif.influence"]
+                  "sklearn_fairif.datasets", "sklearn_fairif.influence",
+                  "sklearn_fairif.utils"]
 
 
 # ------------------------------------------------------------- command line
