@@ -596,7 +596,8 @@ def test_unsupported_criterion_and_heads():
     with pytest.raises(ValueError, match="criterion=BCEWithLogitsLoss or BCELoss"):
         get_adapter_class(NeuralNetBinaryClassifier(nn.Linear, criterion=nn.MSELoss))
     with pytest.raises(ValueError, match="CrossEntropyLoss or NLLLoss"):
-        get_adapter_class(NeuralNetClassifier(nn.Linear, criterion=nn.BCEWithLogitsLoss()))
+        get_adapter_class(
+            NeuralNetClassifier(nn.Linear, criterion=nn.BCEWithLogitsLoss()))
     assert get_adapter_class(NeuralNetClassifier(nn.Linear)) is SkorchAdapter
     X, y = _data()
     net = _net("two", _mlp(4, 3), max_epochs=1)
