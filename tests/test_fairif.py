@@ -442,3 +442,64 @@ def test_default_lowers_test_aod_on_compas():
         after.append(average_odds_difference(
             y_te, clf.predict(X_te), sensitive_features=s_te))
     assert np.mean(after) < np.mean(before) - 0.01, (before, after)
+
+
+# ------------------------------------------------- owner, service, logging
+def test_user_solver_is_not_mutated(biased_split):
+    from sklearn_fairif.influence import CGSolver, LissaSolver
+
+    for solver in (CGSolver(tol=1e-8), LissaSolver(depth=50, random_state=0)):
+        before = dict(vars(solver))
+        clf = _fit(FairIFClassifier(solver=solver, damping=1e-3), biased_split)
+        assert vars(solver) == before
+        assert clf.solver_ is not solver
+        assert clf.solver_.get_params() == solver.get_params()
+
+
+def test_hessian_samples_reachable_from_the_estimator(biased_split):
+    from sklearn_fairif.influence import CGSolver
+
+    full = _fit(FairIFClassifier(solver=CGSolver(tol=1e-10)), biased_split)
+    sub = _fit(FairIFClassifier(solver=CGSolver(tol=1e-10, hessian_samples=300)),
+               biased_split)
+    # A 300-row Hessian estimate moves the influence, but not its direction.
+    assert not np.allclose(sub.influence_, full.influence_)
+    r = np.corrcoef(sub.influence_[:, 0], full.influence_[:, 0])[0, 1]
+    assert r > 0.9
+
+
+def test_stage_records_are_structured_and_leave_no_handler(biased_split, caplog):
+    import logging
+
+    logger = logging.getLogger("sklearn_fairif")
+    handlers = list(logger.handlers)
+    with caplog.at_level(logging.INFO, logger="sklearn_fairif"):
+        clf = _fit(FairIFClassifier(alpha=[0.1, 1.0], verbose=1), biased_split)
+    events = [r.fairif for r in caplog.records if hasattr(r, "fairif")]
+    stages = [e["stage"] for e in events if e["event"] == "stage_end"]
+    assert stages.count("stage 2 (weighted refit)") == 2
+    assert {e.get("alpha") for e in events if "alpha" in e} == {0.1, 1.0}
+    assert all(e["estimator"] == "FairIF" for e in events)
+    assert logger.handlers == handlers
+    assert set(clf.stage_times_) == {"stage 1 (unweighted fit)", "influence",
+                                     "weights", "stage 2 (weighted refit)"}
+    pickle.dumps(clf)
+
+
+def test_refit_without_validation_forgets_the_previous_fit(biased_split):
+    clf = _fit(FairIFClassifier(), biased_split)
+    assert hasattr(clf, "alpha_")
+    clf.fit(*biased_split[:2])
+    for name in ("alpha_", "influence_", "validation_gaps_", "cv_results_",
+                 "damping_", "solver_", "constraint_names_"):
+        assert not hasattr(clf, name), name
+    assert_array_equal(clf.sample_weight_, np.ones(len(biased_split[1])))
+
+
+def test_influence_estimator_refit_is_timed(biased_split):
+    est = HistGradientBoostingClassifier(max_iter=5)
+    clf = _fit(FairIFClassifier(est, alpha=[0.1, 1.0],
+                                influence_estimator=LogisticRegression()),
+               biased_split)
+    assert clf.stage_times_["stage 2 (weighted refit)"] > 0
+    assert clf.validation_gaps_["after"].shape == (2,)
