@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 PUBLIC_MODULES = ["sklearn_fairif", "sklearn_fairif.metrics",
                   "sklearn_fairif.datasets", "sklearn_fairif.influence",
-                  "sklearn_fairif.utils"]
+                  "sklearn_fairif.adapters", "sklearn_fairif.utils"]
 
 
 # ------------------------------------------------------------- command line
