@@ -149,6 +149,11 @@ class ReweightedModel:
         return self.assemble(net)
 
     @property
+    def convex(self):
+        """Whether the family's training objective is convex (warm starts help)."""
+        return bool(getattr(self._family, "convex", False))
+
+    @property
     def trains_by_epochs(self):
         """Whether the weights can change between epochs of one training."""
         return _is_skorch_net(self.final)
