@@ -283,6 +283,8 @@ class FairIFClassifier(BaseInfluenceReweighting):
                 X, y, classes, sample_weight, self._route_fit_params(fit_params),
                 X_val,
             )
+            if validation is not None:
+                self._check_transformed(influence_model)
             with timed_stage(times, STAGE_INITIAL, self._log_name):
                 initial = model.fit()
             if validation is None:
@@ -296,6 +298,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
                 with timed_stage(times, STAGE_INFLUENCE, self._log_name):
                     result = self._compute_influence(
                         influence_model, influence_fit, constraints)
+                self._check_influence(result)
                 path = self._alpha_path(model, influence_model, constraints,
                                         result, alphas, initial, times)
                 best = self._select(path, model, initial, constraints, validation)

@@ -6,6 +6,7 @@ routing, the owner of the reweighted model, the influence service) lives in
 update rule in :mod:`._iffair_rule`.
 """
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -306,6 +307,7 @@ class IFFairClassifier(BaseInfluenceReweighting):
                 with timed_stage(times, STAGE_TRAINING, self._log_name):
                     fitted = model.fit()
             else:
+                self._check_transformed(influence_model)
                 groups, constraints = iffair_constraints(
                     self.objective, validation.y, validation.s,
                     temperature=self.temperature, surrogate=self.surrogate,
@@ -325,6 +327,16 @@ class IFFairClassifier(BaseInfluenceReweighting):
                         with timed_stage(times, STAGE_TRAINING, self._log_name):
                             fitted = model.fit(loop.weights)
                 run = loop.history()
+                if run.n_updates == 0:
+                    warnings.warn(
+                        "IFFair made no weight update, so the model trained with "
+                        f"unit weights: update_every={self.update_every} leaves no "
+                        "update before the network's last epoch (max_epochs="
+                        f"{model.final.max_epochs}). Lower update_every or raise "
+                        "max_epochs.",
+                        UserWarning,
+                        stacklevel=3,
+                    )
 
         self.classes_ = classes
         self._encoded_labels = model.encoded
@@ -368,6 +380,8 @@ class IFFairClassifier(BaseInfluenceReweighting):
         with timed_stage(times, STAGE_INFLUENCE, self._log_name):
             result = self._compute_influence(model, fitted, constraints,
                                              loop.weights)
+        if not loop.updates:  # this, _update, _alternate, fit, wrapper, caller
+            self._check_influence(result, stacklevel=6)
         with timed_stage(times, STAGE_UPDATES, self._log_name):
             moved = loop.update(result.influence, result.gaps,
                                 model.validation_predictions(fitted), epoch)
