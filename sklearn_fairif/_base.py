@@ -35,6 +35,7 @@ from sklearn.utils.validation import (
 
 from ._objectives import NEEDS_LABELS, OBJECTIVES
 from ._staging import ReweightedModel
+from ._validation_set import ValidationSet
 from .influence import compute_influence
 from .utils._logging import progress_bar
 from .utils._validation import _check_sensitive_features
@@ -109,7 +110,7 @@ def _estimator_has(attr):
 
 
 @dataclass(frozen=True)
-class ValidationSet:
+class _Validated:
     """The validated validation data: raw features, 0/1 labels, groups."""
 
     X: object
@@ -124,7 +125,8 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
     ``_parameter_constraints`` into theirs.
     """
 
-    __metadata_request__fit = {"X_val": True, "y_val": True, "s_val": True}
+    __metadata_request__fit = {"X_val": True, "y_val": True, "s_val": True,
+                               "validation_set": True}
 
     _parameter_constraints = {
         "estimator": [HasMethods(["fit", "predict"]), None],
@@ -182,12 +184,26 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
             return process_routing(self, "fit", **fit_params).estimator.fit
         return fit_params
 
-    def _validate_validation_data(self, X, X_val, y_val, s_val, classes):
-        """Return a :class:`ValidationSet`, or None without ``X_val``.
+    def _validate_validation_data(self, X, X_val, y_val, s_val, classes,
+                                  validation_set=None):
+        """Return the validated validation data, or None without ``X_val``.
 
         Checks what can be checked before any fitting: sizes, labels, groups,
         and X_val's columns against X's.
         """
+        slicing_risk = validation_set is None
+        if validation_set is not None:
+            if not isinstance(validation_set, ValidationSet):
+                raise TypeError(
+                    "validation_set must be a sklearn_fairif.ValidationSet, got "
+                    f"{type(validation_set).__name__}."
+                )
+            if any(v is not None for v in (X_val, y_val, s_val)):
+                raise ValueError(
+                    "Pass the validation data either as validation_set or as "
+                    "X_val, y_val and s_val, not both."
+                )
+            X_val, y_val, s_val = validation_set.X, validation_set.y, validation_set.s
         if X_val is None:
             if y_val is not None or s_val is not None:
                 raise ValueError("y_val and s_val were given without X_val.")
@@ -226,16 +242,18 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
                     f"(classes {classes.tolist()})."
                 )
             y_val = (y_val == classes[1]).astype(int)
-        if n_val == _num_samples(X):
+        if slicing_risk and n_val == _num_samples(X):
             warnings.warn(
                 "X_val has as many rows as X. GridSearchCV and cross_validate "
                 "slice every fit parameter of length len(X) to the training "
-                "fold, which would corrupt the validation set; if this is a "
-                "coincidence, drop or add one validation row.",
+                "fold, which would corrupt the validation set. If this fit runs "
+                "inside cross-validation, pass the data as "
+                "validation_set=ValidationSet(X_val, y_val, s=s_val), which is "
+                "never sliced (and silences this warning).",
                 UserWarning,
                 stacklevel=4,  # fit, its _fit_context wrapper, caller
             )
-        return ValidationSet(X_val, y_val, s_val)
+        return _Validated(X_val, y_val, s_val)
 
     @staticmethod
     def _check_transformed(model):

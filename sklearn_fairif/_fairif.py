@@ -243,7 +243,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, *, X_val=None, y_val=None, s_val=None, sample_weight=None,
-            **fit_params):
+            validation_set=None, **fit_params):
         """Fit, compute influences on the validation gaps, reweight and refit.
 
         Parameters
@@ -263,6 +263,10 @@ class FairIFClassifier(BaseInfluenceReweighting):
         sample_weight : array-like of shape (n_samples,), default=None
             User weights: both stages train with them, FairIF's weights
             multiply them, and the influence is computed for that objective.
+        validation_set : ValidationSet, default=None
+            The validation data as one :class:`~sklearn_fairif.ValidationSet`,
+            instead of ``X_val``, ``y_val`` and ``s_val``: cross-validation
+            never slices it.
         **fit_params : dict
             Passed to the estimator's ``fit`` (routed when metadata routing is
             enabled). For a Pipeline, ``"<step>__<param>"`` as in ``Pipeline``.
@@ -276,12 +280,13 @@ class FairIFClassifier(BaseInfluenceReweighting):
         X, y, classes = self._validate_training_data(X, y)
         sample_weight = self._validate_sample_weight(sample_weight, X)
         alphas = self._validate_alphas()
-        validation = self._validate_validation_data(X, X_val, y_val, s_val, classes)
+        validation = self._validate_validation_data(X, X_val, y_val, s_val, classes,
+                                                    validation_set)
         times = {}
         with verbose_logging(self.verbose):
             model, influence_model = self._reweighted_models(
                 X, y, classes, sample_weight, self._route_fit_params(fit_params),
-                X_val,
+                None if validation is None else validation.X,
             )
             if validation is not None:
                 self._check_transformed(influence_model)

@@ -261,7 +261,7 @@ class IFFairClassifier(BaseInfluenceReweighting):
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, *, X_val=None, y_val=None, s_val=None, sample_weight=None,
-            **fit_params):
+            validation_set=None, **fit_params):
         """Train while reweighting by influence disparity on the validation groups.
 
         Parameters
@@ -282,6 +282,10 @@ class IFFairClassifier(BaseInfluenceReweighting):
         sample_weight : array-like of shape (n_samples,), default=None
             User weights: IFFair's weights multiply them, and the influence is
             computed for that objective.
+        validation_set : ValidationSet, default=None
+            The validation data as one :class:`~sklearn_fairif.ValidationSet`,
+            instead of ``X_val``, ``y_val`` and ``s_val``: cross-validation
+            never slices it.
         **fit_params : dict
             Passed to the estimator's ``fit`` (routed when metadata routing is
             enabled). For a Pipeline, ``"<step>__<param>"`` as in ``Pipeline``.
@@ -295,13 +299,14 @@ class IFFairClassifier(BaseInfluenceReweighting):
         X, y, classes = self._validate_training_data(X, y)
         bounds = self._check_weight_bounds()
         sample_weight = self._validate_sample_weight(sample_weight, X)
-        validation = self._validate_validation_data(X, X_val, y_val, s_val, classes)
+        validation = self._validate_validation_data(X, X_val, y_val, s_val, classes,
+                                                    validation_set)
         times = {STAGE_TRAINING: 0.0, STAGE_INFLUENCE: 0.0, STAGE_UPDATES: 0.0}
         run = None
         with verbose_logging(self.verbose):
             model, influence_model = self._reweighted_models(
                 X, y, classes, sample_weight, self._route_fit_params(fit_params),
-                X_val,
+                None if validation is None else validation.X,
             )
             if validation is None:
                 with timed_stage(times, STAGE_TRAINING, self._log_name):

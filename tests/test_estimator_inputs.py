@@ -102,3 +102,42 @@ def test_clean_fit_has_no_such_warning(biased_split):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         IFFairClassifier(n_updates=2).fit(**_args(biased_split))
+
+
+# ------------------------------------------------------------ ValidationSet
+@pytest.mark.parametrize("cls", [FairIFClassifier, IFFairClassifier])
+def test_validation_set_equals_separate_arguments(biased_split, cls):
+    from sklearn_fairif import ValidationSet
+
+    args = _args(biased_split)
+    ref = cls(random_state=0).fit(**args)
+    val = ValidationSet(args["X_val"], args["y_val"], s=args["s_val"])
+    clf = cls(random_state=0).fit(args["X"], args["y"], validation_set=val)
+    np.testing.assert_allclose(clf.sample_weight_, ref.sample_weight_)
+    with pytest.raises(ValueError, match="validation_set"):
+        cls().fit(**args, validation_set=val)
+    with pytest.raises(TypeError, match="validation_set"):
+        cls().fit(args["X"], args["y"], validation_set=(1, 2, 3))
+
+
+def test_validation_set_is_not_sliced_by_cross_validation(biased_split):
+    from sklearn.model_selection import GridSearchCV
+
+    from sklearn_fairif import ValidationSet
+
+    X, y, X_val, y_val, s_val = biased_split[:5]
+    # 1500 validation rows = a training fold of a 4-fold CV over 2000 rows:
+    # passed as X_val they would be sliced, as a ValidationSet they are not.
+    X_val, y_val, s_val = (np.concatenate([a, a[:500]]) for a in (X_val, y_val, s_val))
+    seen = []
+
+    class Spy(FairIFClassifier):
+        def fit(self, X, y, **kw):
+            seen.append(len(kw["validation_set"].X))
+            return super().fit(X, y, **kw)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        GridSearchCV(Spy(), {"alpha": [0.3]}, cv=4).fit(
+            X, y, validation_set=ValidationSet(X_val, y_val, s=s_val))
+    assert seen == [1500] * 5
