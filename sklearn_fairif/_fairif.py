@@ -110,7 +110,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
         Refits of a list of ``alpha`` run in parallel through joblib (``None``
         means 1 unless in a :func:`joblib.parallel_config` context; ``-1``
         means all processors). Under ``joblib.parallel_config(backend="dask")``
-        they run on a Dask cluster.
+        they run on a Dask cluster (see :ref:`user_guide_scale_out`).
     tol : float, default=0.01
         Validation-accuracy tolerance when choosing among several ``alpha``.
     influence_estimator : estimator, default=None
@@ -459,6 +459,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
 
 def _accuracy(y_pred01, y_val):
     return np.nan if y_val is None else float(np.mean(y_pred01 == y_val))
+
 
 def _choose_alpha(path, acc_before, tol):
     """Smallest validation gap among alphas within ``tol`` of the base accuracy."""

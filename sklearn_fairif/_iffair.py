@@ -72,7 +72,7 @@ class IFFairClassifier(BaseInfluenceReweighting):
     step_size : float, default=0.2
         Size of the multiplicative step in log-weight units, see ``variant``.
         The step is then shortened when it is predicted to overshoot (see
-        Notes).
+        the user guide, :ref:`user_guide_iffair_update`).
     update_every : int, default=1
         For a skorch network: epochs between weight updates. Ignored by
         scikit-learn models, which are refitted after every update.
@@ -160,8 +160,8 @@ class IFFairClassifier(BaseInfluenceReweighting):
     disparity_ : ndarray of shape (n_samples,)
         At the last update: the influence on the worse-off group's rate minus
         that on the better-off group's (averaged over rates weighted by their
-        gaps, see Notes). Positive: up-weighting the sample is predicted to
-        close the gaps.
+        gaps, see :ref:`user_guide_iffair_update`). Positive: up-weighting
+        the sample is predicted to close the gaps.
     n_updates_ : int
         Number of updates made.
     stage_times_ : dict of float
@@ -183,10 +183,10 @@ class IFFairClassifier(BaseInfluenceReweighting):
     The update rule (per-group soft-rate influences, the disparity between
     the worse-off and the better-off group, the damped multiplicative step,
     the mean-1 projection and the utility guard) and which of its parts are
-    our reconstruction of IFFair are described in the user guide's IFFair
-    section. For a skorch network, the weights ride with ``X`` through
-    skorch's batches and change at epoch ends; optimizer state,
-    learning-rate schedules and the user's callbacks are untouched.
+    our reconstruction of IFFair are described in the user guide
+    (:ref:`user_guide_iffair`). For a skorch network, the weights ride with
+    ``X`` through skorch's batches and change at epoch ends; optimizer
+    state, learning-rate schedules and the user's callbacks are untouched.
 
     Without ``X_val`` the estimator is fitted with unit weights, so the class
     also behaves as a plain classifier (e.g. under ``check_estimator``).
