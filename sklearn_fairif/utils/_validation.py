@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.utils.multiclass import type_of_target, unique_labels
-from sklearn.utils.validation import _check_sample_weight
 
 # Separator of the labels of intersectional groups built from several columns,
 # e.g. ("female", "black") -> "female, black".
@@ -48,6 +47,9 @@ def _check_sensitive_features(
         If the length is not ``n_samples``, if a label is missing (NaN or None) or
         if there are fewer than two distinct groups.
     """
+    if sensitive_features is None:
+        raise ValueError(f"{name} is None; pass one group label per sample.")
+    _check_raw_label_types(sensitive_features, name)
     groups = _as_label_array(sensitive_features, name)
     if n_samples is not None and groups.shape[0] != n_samples:
         raise ValueError(
@@ -156,6 +158,7 @@ def _check_binary_targets(y, *, name="y_true"):
     ValueError
         If ``y`` is not 1-D or holds more than two classes or continuous values.
     """
+    _check_raw_label_types(y, name)
     y_array = np.asarray(y)
     if y_array.ndim == 2 and y_array.shape[1] == 1:
         y_array = y_array.ravel()
@@ -163,6 +166,8 @@ def _check_binary_targets(y, *, name="y_true"):
         raise ValueError(
             f"{name} must be a 1-D array of class labels, got shape {y_array.shape}."
         )
+    if y_array.shape[0] == 0:
+        raise ValueError(f"{name} is empty; pass at least one label per sample.")
     target_type = type_of_target(y_array, input_name=name)
     if target_type != "binary":
         classes = pd.unique(y_array)
@@ -209,9 +214,7 @@ def _check_targets(y_true, y_pred, sample_weight=None):
         )
     pos_label = _positive_label(labels)
     if sample_weight is not None:
-        sample_weight = _check_sample_weight(
-            sample_weight, y_true, ensure_non_negative=True
-        )
+        sample_weight = check_sample_weight_nonneg(sample_weight, y_true.shape[0])
     return _encode(y_true, pos_label), _encode(y_pred, pos_label), sample_weight
 
 
@@ -743,3 +746,34 @@ def check_positive_values(values, name, *, allow_zero=False):
             f"{_describe_values(array[bad].tolist())}."
         )
     return array
+
+
+def check_group_weights(sample_weight, groups, name="sample_weight"):
+    """Refuse weights that are zero on every sample of some group.
+
+    Such a group has no weighted rate: one metric would silently drop it from
+    the comparison while another divides by zero. Say so instead.
+
+    Parameters
+    ----------
+    sample_weight : ndarray of shape (n_samples,) or None
+        Validated non-negative weights.
+    groups : ndarray of shape (n_samples,)
+        Group label of each sample.
+    name : str, default="sample_weight"
+        Name of the argument, used in the message.
+
+    Raises
+    ------
+    ValueError
+        Naming the first such group.
+    """
+    if sample_weight is None:
+        return
+    for group in pd.unique(groups):
+        if not np.any(sample_weight[groups == group]):
+            raise ValueError(
+                f"{name} is zero for every sample of group {_py(group)!r}, so its "
+                f"rates are undefined; give some of its samples a positive weight "
+                f"or leave the group out."
+            )

@@ -176,7 +176,7 @@ def test_check_targets_sample_weight():
     assert_array_equal(weight, [1.0, 2.0])
     with pytest.raises(ValueError, match="sample_weight"):
         _check_targets([0, 1], [0, 1], [1, 2, 3])
-    with pytest.raises(ValueError, match="Negative values"):
+    with pytest.raises(ValueError, match="sample_weight must be non-negative"):
         _check_targets([0, 1], [0, 1], [1, -2])
 
 
