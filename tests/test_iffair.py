@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_fairif import IFFairClassifier
-from sklearn_fairif._iffair import _costliest, iffair_step, project_weights
+from sklearn_fairif._iffair_rule import _costliest, iffair_step, project_weights
 from sklearn_fairif._objectives import FairnessConstraints, stack_constraints
 from sklearn_fairif.metrics import average_odds_difference
 

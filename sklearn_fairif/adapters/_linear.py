@@ -21,6 +21,8 @@ X may be sparse: every product below is a sparse-dense product, so the n × d
 design matrix is never densified.
 """
 
+import copy
+
 import numpy as np
 from scipy import sparse
 from scipy.special import expit
@@ -74,11 +76,30 @@ class LinearAdapter:
             )
 
     @staticmethod
+    def margins(estimator, X):
+        """Margins ``z`` of a fitted model on ``X`` (no training data needed)."""
+        return np.asarray(estimator.decision_function(X), dtype=float).ravel()
+
+    @staticmethod
     def fit(estimator, X, y, sample_weight, **fit_params):
         """Fit ``estimator`` (unfitted, not mutated) with ``sample_weight``."""
         from sklearn.base import clone
 
         return clone(estimator).fit(X, y, sample_weight=sample_weight, **fit_params)
+
+    @staticmethod
+    def warm_fit(fitted, X, y, sample_weight, **fit_params):
+        """Refit a copy of ``fitted`` with new weights, from its solution.
+
+        ``warm_start`` is switched on for this fit only (lbfgs, newton-cg,
+        sag, saga and SGD start from the current coefficients; liblinear
+        ignores it); ``fitted`` itself is not modified.
+        """
+        model = copy.deepcopy(fitted)
+        original = model.get_params(deep=False)["warm_start"]
+        model.set_params(warm_start=True)
+        model.fit(X, y, sample_weight=sample_weight, **fit_params)
+        return model.set_params(warm_start=original)
 
     def __init__(self, estimator, X, y, sample_weight):
         self.X = check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64)
@@ -98,6 +119,7 @@ class LinearAdapter:
         self.default_solver = "exact" if self.n_params <= MAX_EXACT_PARAMS else "cg"
         # Convex objective: damping only guards the unregularised case.
         self.default_damping = 1e-4
+        self.default_hessian_samples = None
         self.p = expit(self._margin(self.X))
 
     # -- the design matrix with its intercept column, without building it ------

@@ -264,10 +264,8 @@ def test_sensitive_features_is_keyword_only():
 # ----------------------------------------------------------------- docstrings
 
 
-@pytest.mark.parametrize(
-    "module",
-    ["metrics._metrics", "metrics._report", "metrics._scorers", "utils._validation"],
-)
+@pytest.mark.parametrize("module", ["metrics._metrics", "metrics._report",
+                                    "metrics._scorers", "utils._validation"])
 def test_docstring_examples(module):
     mod = importlib.import_module(f"sklearn_fairif.{module}")
     result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
