@@ -89,7 +89,8 @@ def _number(convert, accept, noun, expected):
 
 
 _fraction = _number(float, lambda v: 0 <= v < 1, "a fraction", "a fraction in [0, 1)")
-_non_negative = _number(float, lambda v: v >= 0, "a number", "a number >= 0")
+_non_negative = _number(float, lambda v: 0 <= v < np.inf, "a number",
+                        "a finite number >= 0")
 _positive_int = _number(int, lambda v: v >= 1, "an integer", "an integer >= 1")
 # numpy's seeds: 0 <= seed < 2**32.
 _seed = _number(int, lambda v: 0 <= v < 2**32, "an integer",
