@@ -94,6 +94,12 @@ def _check_finite_features(frame, numeric, path):
                            f"infinite value(s) (the first in data row "
                            f"{infinite[0] + 1}); replace them by numbers or leave "
                            "the cells empty (missing values are imputed)")
+        with np.errstate(over="ignore", invalid="ignore"):
+            spread = np.nanvar(values) if np.isfinite(values).any() else 0.0
+        if not np.isfinite(spread):
+            big = np.nanmax(np.abs(values))
+            raise CLIError(f"column {column!r} of {path} has values too large to "
+                           f"standardise (up to {big:.3g}); rescale the column")
 
 
 def _groups(s, names=None):

@@ -232,6 +232,8 @@ def _edit(csv, tmp_path, edit, name="edited.csv"):
          ["column 'x1'", "infinite", "data row 8"]),
         (lambda f: f.assign(x0=f["x0"].where(f.index != 0, -np.inf)),
          ["column 'x0'", "infinite"]),
+        (lambda f: f.assign(x2=f["x2"].where(f.index != 1, 1e308)),
+         ["column 'x2'", "too large to standardise"]),
         (lambda f: f.assign(label="yes"), ["target column 'label' has 1 distinct"]),
         (lambda f: f.assign(sex="F"), ["sensitive column 'sex' has a single value"]),
         (lambda f: f.assign(label=f["label"].where(f.index != 3)),
@@ -240,7 +242,7 @@ def _edit(csv, tmp_path, edit, name="edited.csv"):
          ["sensitive column 'sex' has 1 missing"]),
         (lambda f: f.head(0), ["no data rows"]),
     ],
-    ids=["inf", "-inf", "one-class", "one-group", "missing-label", "missing-group",
+    ids=["inf", "-inf", "huge", "one-class", "one-group", "missing-label", "missing-group",
          "empty"],
 )
 def test_bad_csv(csv, tmp_path, capsys, no_fit, edit, fragments):
