@@ -151,6 +151,14 @@ def test_out_not_a_folder(tmp_path, csv, capsys, no_fit, make_out, fragments):
     assert snapshot(csv) == before
 
 
+def test_unwritable_out(tmp_path, csv, capsys, no_fit, monkeypatch):
+    import os
+
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    status, _, err = run(fit_args(csv, tmp_path / "new" / "r"), capsys)
+    assert_one_error_line(status, err, "--out", "is not writable")
+
+
 @pytest.mark.parametrize(
     "make_model_out, fragment",
     [(lambda d: d, "is a folder"),
