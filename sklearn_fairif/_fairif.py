@@ -4,8 +4,9 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseInfluenceReweighting
 from ._objectives import FairnessConstraints
@@ -79,11 +80,13 @@ class FairIFClassifier(BaseInfluenceReweighting):
         :class:`~sklearn_fairif.influence.LissaSolver` set their options.
     damping : float or "auto", default="auto"
         Added to the diagonal of the Hessian of the mean training objective.
-        ``"auto"`` starts at 1e-4 for linear models (convex: it only guards
-        the unregularised case) and 1e-2 for networks, and multiplies it by 10
-        (up to 4 times) while the solver finds the damped Hessian not
-        positive definite, as a network's usually is away from an exact
-        minimum. The value used is ``damping_``.
+        ``"auto"`` adds none to an L2-regularised linear model (its penalty
+        already makes the Hessian positive definite, and extra damping would
+        bias the influence), starts at 1e-4 for an unregularised one and at
+        1e-2 for networks, and multiplies it by 10 (up to 4 times) while the
+        solver finds the damped Hessian not positive definite, as a
+        network's usually is away from an exact minimum. The value used for
+        ``influence_`` is ``damping_``.
     influence_params : "all", "last_layer" or list of str, default="all"
         For a skorch network: the parameters the influence is taken over (the
         others are held fixed): all trainable ones, those of the last layer
@@ -93,6 +96,21 @@ class FairIFClassifier(BaseInfluenceReweighting):
         Rounds of (influence, weights, refit). Later rounds recompute the
         influence at the refitted model to close the residual gap that the
         first-order step leaves.
+    refit_start : {"auto", "stage1", "initial"}, default="auto"
+        Where each weighted refit starts. ``"initial"``: from the estimator's
+        own initial state, as the paper does (for a pretrained network, the
+        same pretrained weights as stage 1). ``"stage1"``: from the stage-1
+        solution, and along a list of ``alpha`` (largest first) from the
+        nearest value already fitted: for a convex model the same solution,
+        within the estimator's ``tol``, in fewer iterations; for a network,
+        fine-tuning from stage 1. ``"auto"``: ``"stage1"`` for the linear
+        models, ``"initial"`` otherwise. With ``n_jobs`` running the refits in
+        parallel, each starts from stage 1.
+    n_jobs : int, default=None
+        Refits of a list of ``alpha`` run in parallel through joblib (``None``
+        means 1 unless in a :func:`joblib.parallel_config` context; ``-1``
+        means all processors). Under ``joblib.parallel_config(backend="dask")``
+        they run on a Dask cluster.
     tol : float, default=0.01
         Validation-accuracy tolerance when choosing among several ``alpha``.
     influence_estimator : estimator, default=None
@@ -120,7 +138,10 @@ class FairIFClassifier(BaseInfluenceReweighting):
     alpha_ : float
         The ``alpha`` used by ``estimator_``.
     damping_ : float
-        The damping used (last influence computation).
+        The damping of the influence at the stage-1 model (``influence_``).
+    solver_ : solver instance
+        The fitted clone of the iHVP solver (``n_iter_`` ...); ``solver`` is
+        never modified.
     constraint_names_ : list of str
         One name per constraint, e.g. ``"tpr[0] - tpr[1]"``.
     validation_gaps_ : dict of ndarray
@@ -179,6 +200,8 @@ class FairIFClassifier(BaseInfluenceReweighting):
         **BaseInfluenceReweighting._parameter_constraints,
         "alpha": [Interval(Real, 0, None, closed="neither"), "array-like"],
         "n_rounds": [Interval(Integral, 1, None, closed="left")],
+        "refit_start": [StrOptions({"auto", "stage1", "initial"})],
+        "n_jobs": [Integral, None],
         "tol": [Interval(Real, 0, None, closed="left")],
     }
 
@@ -194,6 +217,8 @@ class FairIFClassifier(BaseInfluenceReweighting):
         damping="auto",
         influence_params="all",
         n_rounds=1,
+        refit_start="auto",
+        n_jobs=None,
         tol=0.01,
         influence_estimator=None,
         random_state=None,
@@ -208,6 +233,8 @@ class FairIFClassifier(BaseInfluenceReweighting):
         self.damping = damping
         self.influence_params = influence_params
         self.n_rounds = n_rounds
+        self.refit_start = refit_start
+        self.n_jobs = n_jobs
         self.tol = tol
         self.influence_estimator = influence_estimator
         self.random_state = random_state
@@ -216,7 +243,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, *, X_val=None, y_val=None, s_val=None, sample_weight=None,
-            **fit_params):
+            validation_set=None, **fit_params):
         """Fit, compute influences on the validation gaps, reweight and refit.
 
         Parameters
@@ -236,6 +263,10 @@ class FairIFClassifier(BaseInfluenceReweighting):
         sample_weight : array-like of shape (n_samples,), default=None
             User weights: both stages train with them, FairIF's weights
             multiply them, and the influence is computed for that objective.
+        validation_set : ValidationSet, default=None
+            The validation data as one :class:`~sklearn_fairif.ValidationSet`,
+            instead of ``X_val``, ``y_val`` and ``s_val``: cross-validation
+            never slices it.
         **fit_params : dict
             Passed to the estimator's ``fit`` (routed when metadata routing is
             enabled). For a Pipeline, ``"<step>__<param>"`` as in ``Pipeline``.
@@ -249,13 +280,16 @@ class FairIFClassifier(BaseInfluenceReweighting):
         X, y, classes = self._validate_training_data(X, y)
         sample_weight = self._validate_sample_weight(sample_weight, X)
         alphas = self._validate_alphas()
-        validation = self._validate_validation_data(X, X_val, y_val, s_val, classes)
+        validation = self._validate_validation_data(X, X_val, y_val, s_val, classes,
+                                                    validation_set)
         times = {}
         with verbose_logging(self.verbose):
             model, influence_model = self._reweighted_models(
                 X, y, classes, sample_weight, self._route_fit_params(fit_params),
-                X_val,
+                None if validation is None else validation.X,
             )
+            if validation is not None:
+                self._check_transformed(influence_model)
             with timed_stage(times, STAGE_INITIAL, self._log_name):
                 initial = model.fit()
             if validation is None:
@@ -269,11 +303,9 @@ class FairIFClassifier(BaseInfluenceReweighting):
                 with timed_stage(times, STAGE_INFLUENCE, self._log_name):
                     result = self._compute_influence(
                         influence_model, influence_fit, constraints)
-                path = [
-                    self._reweight(model, influence_model, constraints, result,
-                                   alpha, times)
-                    for alpha in alphas
-                ]
+                self._check_influence(result)
+                path = self._alpha_path(model, influence_model, constraints,
+                                        result, alphas, initial, times)
                 best = self._select(path, model, initial, constraints, validation)
                 fitted, weights = best["estimator"], best["weights"]
                 soft_after = self._soft_after(model, influence_model, constraints,
@@ -340,8 +372,42 @@ class FairIFClassifier(BaseInfluenceReweighting):
             random_state=self.random_state,
         )
 
-    def _reweight(self, model, influence_model, constraints, result, alpha, times):
-        """Weights for one alpha: ``n_rounds`` of (weights, refit, influence)."""
+    def _alpha_path(self, model, influence_model, constraints, result, alphas,
+                    initial, times):
+        """One path entry per alpha, in the order of ``alphas``.
+
+        Sequentially, the refits run from the largest alpha (weights nearest
+        1) to the smallest, each warm-started from the previous one when
+        ``refit_start`` allows; in parallel, each from stage 1.
+        """
+        warm = self.refit_start == "stage1" or (
+            self.refit_start == "auto" and model.convex)
+        order = sorted(range(len(alphas)), key=lambda i: -alphas[i])
+        start = initial if warm else None
+        args = (model, influence_model, constraints, result)
+        if len(alphas) > 1 and effective_n_jobs(self.n_jobs) > 1:
+            done = Parallel(n_jobs=self.n_jobs)(
+                delayed(self._reweight)(*args, alphas[i], start) for i in order)
+        else:
+            done = []
+            for i in order:
+                done.append(self._reweight(*args, alphas[i], start))
+                start = done[-1][0]["estimator"] if warm else None
+        path = [None] * len(alphas)
+        for i, (entry, entry_times) in zip(order, done, strict=True):
+            path[i] = entry
+            for stage, seconds in entry_times.items():
+                times[stage] = times.get(stage, 0.0) + seconds
+        return path
+
+    def _reweight(self, model, influence_model, constraints, result, alpha,
+                  warm_from):
+        """Weights for one alpha: ``n_rounds`` of (weights, refit, influence).
+
+        Returns the path entry and the time spent per stage (joblib workers
+        cannot add to the caller's dict).
+        """
+        times = {}
         weights = np.ones(len(model.sample_weight))
         influence, gaps = result.influence, result.gaps
         for round_ in range(self.n_rounds):
@@ -357,9 +423,10 @@ class FairIFClassifier(BaseInfluenceReweighting):
                     influence, gaps, alpha, current_weights=weights
                 )
         with timed_stage(times, STAGE_REFIT, self._log_name, alpha=alpha):
-            fitted = model.fit(weights)
-        return {"alpha": alpha, "weights": weights, "predicted": predicted,
-                "estimator": fitted}
+            fitted = model.fit(weights, warm_from=warm_from)
+        entry = {"alpha": alpha, "weights": weights, "predicted": predicted,
+                 "estimator": fitted}
+        return entry, times
 
     def _select(self, path, model, initial, constraints, validation):
         """Score every alpha's refit on the validation set; return the chosen."""

@@ -6,6 +6,7 @@ routing, the owner of the reweighted model, the influence service) lives in
 update rule in :mod:`._iffair_rule`.
 """
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -260,7 +261,7 @@ class IFFairClassifier(BaseInfluenceReweighting):
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, *, X_val=None, y_val=None, s_val=None, sample_weight=None,
-            **fit_params):
+            validation_set=None, **fit_params):
         """Train while reweighting by influence disparity on the validation groups.
 
         Parameters
@@ -281,6 +282,10 @@ class IFFairClassifier(BaseInfluenceReweighting):
         sample_weight : array-like of shape (n_samples,), default=None
             User weights: IFFair's weights multiply them, and the influence is
             computed for that objective.
+        validation_set : ValidationSet, default=None
+            The validation data as one :class:`~sklearn_fairif.ValidationSet`,
+            instead of ``X_val``, ``y_val`` and ``s_val``: cross-validation
+            never slices it.
         **fit_params : dict
             Passed to the estimator's ``fit`` (routed when metadata routing is
             enabled). For a Pipeline, ``"<step>__<param>"`` as in ``Pipeline``.
@@ -294,18 +299,20 @@ class IFFairClassifier(BaseInfluenceReweighting):
         X, y, classes = self._validate_training_data(X, y)
         bounds = self._check_weight_bounds()
         sample_weight = self._validate_sample_weight(sample_weight, X)
-        validation = self._validate_validation_data(X, X_val, y_val, s_val, classes)
+        validation = self._validate_validation_data(X, X_val, y_val, s_val, classes,
+                                                    validation_set)
         times = {STAGE_TRAINING: 0.0, STAGE_INFLUENCE: 0.0, STAGE_UPDATES: 0.0}
         run = None
         with verbose_logging(self.verbose):
             model, influence_model = self._reweighted_models(
                 X, y, classes, sample_weight, self._route_fit_params(fit_params),
-                X_val,
+                None if validation is None else validation.X,
             )
             if validation is None:
                 with timed_stage(times, STAGE_TRAINING, self._log_name):
                     fitted = model.fit()
             else:
+                self._check_transformed(influence_model)
                 groups, constraints = iffair_constraints(
                     self.objective, validation.y, validation.s,
                     temperature=self.temperature, surrogate=self.surrogate,
@@ -325,6 +332,16 @@ class IFFairClassifier(BaseInfluenceReweighting):
                         with timed_stage(times, STAGE_TRAINING, self._log_name):
                             fitted = model.fit(loop.weights)
                 run = loop.history()
+                if run.n_updates == 0:
+                    warnings.warn(
+                        "IFFair made no weight update, so the model trained with "
+                        f"unit weights: update_every={self.update_every} leaves no "
+                        "update before the network's last epoch (max_epochs="
+                        f"{model.final.max_epochs}). Lower update_every or raise "
+                        "max_epochs.",
+                        UserWarning,
+                        stacklevel=3,
+                    )
 
         self.classes_ = classes
         self._encoded_labels = model.encoded
@@ -368,6 +385,8 @@ class IFFairClassifier(BaseInfluenceReweighting):
         with timed_stage(times, STAGE_INFLUENCE, self._log_name):
             result = self._compute_influence(model, fitted, constraints,
                                              loop.weights)
+        if not loop.updates:  # this, _update, _alternate, fit, wrapper, caller
+            self._check_influence(result, stacklevel=6)
         with timed_stage(times, STAGE_UPDATES, self._log_name):
             moved = loop.update(result.influence, result.gaps,
                                 model.validation_predictions(fitted), epoch)

@@ -16,8 +16,11 @@ from ._solvers import CGSolver, ExactSolver, LissaSolver, NotPositiveDefiniteErr
 
 _SOLVERS = {"exact": ExactSolver, "cg": CGSolver, "lissa": LissaSolver}
 
-# damping="auto" tries default_damping * 10**i for i < _AUTO_DAMPING_TRIES.
+# damping="auto" tries default_damping * 10**i for i < _AUTO_DAMPING_TRIES;
+# from a default of 0 (an L2-regularised convex model) the first retry is
+# _DAMPING_FLOOR.
 _AUTO_DAMPING_TRIES = 5
+_DAMPING_FLOOR = 1e-4
 
 
 @dataclass(frozen=True)
@@ -85,8 +88,9 @@ def compute_influence(adapter, constraints, X_val, solver="auto", *,
         The iHVP solver; an instance is cloned, never modified.
     damping : float or "auto", default="auto"
         Added to the Hessian's diagonal. ``"auto"`` starts at the adapter's
-        ``default_damping`` and multiplies it by 10 (up to 4 times) while the
-        damped Hessian is not positive definite.
+        ``default_damping`` (0 for an L2-regularised linear model) and
+        multiplies it by 10 (up to 4 times; from 0, the first retry is 1e-4)
+        while the damped Hessian is not positive definite.
     base_weight : ndarray of shape (n_samples,), default=None
         The user's sample weights, which FairIF's weights multiply.
     random_state : int, RandomState instance or None, default=None
@@ -134,6 +138,6 @@ def compute_influence(adapter, constraints, X_val, solver="auto", *,
         except NotPositiveDefiniteError:
             if attempt == tries - 1:
                 raise
-            value *= 10.0
+            value = value * 10.0 if value > 0 else _DAMPING_FLOOR
             continue
         return InfluenceResult(influence, gaps, value, instance)
