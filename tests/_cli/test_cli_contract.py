@@ -250,8 +250,8 @@ def _edit(csv, tmp_path, edit, name="edited.csv"):
          ["sensitive column 'sex' has 1 missing"]),
         (lambda f: f.head(0), ["no data rows"]),
     ],
-    ids=["inf", "-inf", "huge", "one-class", "one-group", "missing-label", "missing-group",
-         "empty"],
+    ids=["inf", "-inf", "huge", "one-class", "one-group", "missing-label",
+         "missing-group", "empty"],
 )
 def test_bad_csv(csv, tmp_path, capsys, no_fit, edit, fragments):
     path = _edit(csv, tmp_path, edit)
