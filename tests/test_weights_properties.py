@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from sklearn_fairif._weights import solve_weights
 
-SETTINGS = settings(max_examples=40, deadline=None,
+SETTINGS = settings(max_examples=40, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 

@@ -16,7 +16,7 @@ from sklearn_fairif.metrics import (
     fairness_report,
 )
 
-SETTINGS = settings(max_examples=20, deadline=None,
+SETTINGS = settings(max_examples=20, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 OURS_VS_FAIRLEARN = [
