@@ -38,7 +38,12 @@ from ._staging import ReweightedModel
 from ._validation_set import ValidationSet
 from .influence import compute_influence
 from .utils._logging import progress_bar
-from .utils._validation import _check_sensitive_features
+from .utils._validation import (
+    check_binary_target,
+    check_cells,
+    check_groups,
+    check_sample_weight_nonneg,
+)
 
 
 def _unique_labels(values, name):
@@ -175,9 +180,8 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         return X, y, classes
 
     def _validate_sample_weight(self, sample_weight, X):
-        if sample_weight is not None and not np.any(np.asarray(sample_weight) != 0):
-            raise ValueError("sample_weight must contain at least one positive weight.")
-        return _check_sample_weight(sample_weight, X, ensure_non_negative=True)
+        sample_weight = check_sample_weight_nonneg(sample_weight, _num_samples(X))
+        return _check_sample_weight(sample_weight, X)
 
     def _route_fit_params(self, fit_params):
         if _routing_enabled():
@@ -222,8 +226,7 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
                 f"s_val has {_num_samples(s_val)} entries but X_val has {n_val} "
                 "rows; pass one group label per validation row."
             )
-        s_val = _check_sensitive_features(s_val, n_val, name="s_val")
-        _unique_labels(s_val, "s_val")
+        s_val = check_groups(s_val, n_val, "s_val")
         if y_val is None and self.objective in NEEDS_LABELS:
             raise ValueError(
                 f"objective={self.objective!r} needs validation labels: pass y_val."
@@ -234,14 +237,22 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
                 raise ValueError(
                     f"y_val has {len(y_val)} rows but X_val has {n_val}."
                 )
-            unknown = [v for v in _unique_labels(y_val, "y_val")
-                       if not any(v == c for c in classes)]
+            y_val, val_classes = check_binary_target(y_val, "y_val",
+                                                     allow_single_class=True)
+            unknown = [v for v in val_classes if not any(v == c for c in classes)]
             if len(unknown):
                 raise ValueError(
                     f"y_val contains labels {list(unknown)} not seen in y "
                     f"(classes {classes.tolist()})."
                 )
+            # Equalized odds compares a rate of positives and one of negatives.
+            if len(val_classes) == 1 and self.objective == "equalized_odds":
+                raise ValueError(
+                    f"y_val holds only one class ({val_classes.tolist()[0]!r}); "
+                    "objective='equalized_odds' needs validation rows of both."
+                )
             y_val = (y_val == classes[1]).astype(int)
+        check_cells(OBJECTIVES[self.objective], y_val, s_val, name="s_val")
         if slicing_risk and n_val == _num_samples(X):
             warnings.warn(
                 "X_val has as many rows as X. GridSearchCV and cross_validate "
@@ -307,10 +318,11 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
                 progress=None if bar is None else bar.update,
             )
 
-    def _check_influence(self, result, stacklevel=4):
+    def _check_influence(self, result, columns=slice(None), stacklevel=4):
         """Raise on non-finite influences; warn when they are all zero.
 
-        Called once per fit, on the first influence pass.
+        Called once per fit, on the first influence pass; ``columns`` are the
+        fairness constraints among the influence's columns.
         """
         if not (np.isfinite(result.influence).all() and np.isfinite(result.gaps).all()):
             raise ValueError(
@@ -320,7 +332,7 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
                 "separable data: set damping or use an L2 penalty), extreme "
                 "sample_weight values, or non-finite features."
             )
-        if not np.abs(result.influence).max() > 0:
+        if not np.abs(result.influence[:, columns]).max() > 0:
             warnings.warn(
                 "Every influence is exactly 0, so the weights stay 1 and the "
                 f"method does nothing: with temperature={self.temperature:g} the "

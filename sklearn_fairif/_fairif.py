@@ -307,6 +307,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
                 path = self._alpha_path(model, influence_model, constraints,
                                         result, alphas, initial, times)
                 best = self._select(path, model, initial, constraints, validation)
+                self._check_weights_moved(best, result)
                 fitted, weights = best["estimator"], best["weights"]
                 soft_after = self._soft_after(model, influence_model, constraints,
                                               best, times)
@@ -440,6 +441,20 @@ class FairIFClassifier(BaseInfluenceReweighting):
             entry["accuracy"] = _accuracy(y_pred, validation.y)
             entry["gap"] = float(np.mean(np.abs(entry["hard"])))
         return _choose_alpha(path, acc_before, self.tol)
+
+    def _check_weights_moved(self, best, result):
+        """Warn when the weights stay at 1 although the influence is not zero."""
+        moved = np.max(np.abs(best["weights"] - 1.0))
+        if moved < 1e-6 and np.abs(result.influence).max() > 0:
+            warnings.warn(
+                f"The weights moved by at most {moved:.1e} from 1, so the refit is "
+                "the unweighted model: the influences are tiny (temperature="
+                f"{self.temperature:g} flattens the soft rates when it is much "
+                "larger than the model's margins) or alpha="
+                f"{best['alpha']:g} is too large for them.",
+                UserWarning,
+                stacklevel=4,  # this, fit, its _fit_context wrapper, caller
+            )
 
     def _soft_after(self, model, influence_model, constraints, best, times):
         """Soft constraint values after the chosen refit.

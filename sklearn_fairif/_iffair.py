@@ -386,7 +386,7 @@ class IFFairClassifier(BaseInfluenceReweighting):
             result = self._compute_influence(model, fitted, constraints,
                                              loop.weights)
         if not loop.updates:  # this, _update, _alternate, fit, wrapper, caller
-            self._check_influence(result, stacklevel=6)
+            self._check_influence(result, slice(loop.n_groups), stacklevel=6)
         with timed_stage(times, STAGE_UPDATES, self._log_name):
             moved = loop.update(result.influence, result.gaps,
                                 model.validation_predictions(fitted), epoch)

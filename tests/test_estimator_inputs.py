@@ -141,3 +141,39 @@ def test_validation_set_is_not_sliced_by_cross_validation(biased_split):
         GridSearchCV(Spy(), {"alpha": [0.3]}, cv=4).fit(
             X, y, validation_set=ValidationSet(X_val, y_val, s=s_val))
     assert seen == [1500] * 5
+
+
+# ------------------------------------------------------- degenerate settings
+def test_flat_temperature_warns_that_weights_do_not_move(biased_split):
+    with pytest.warns(UserWarning, match="temperature=1e\\+06"):
+        FairIFClassifier(temperature=1e6).fit(**_args(biased_split))
+
+
+def test_iffair_saturated_temperature_warns(biased_split):
+    with pytest.warns(UserWarning, match="temperature=1e-06"):
+        IFFairClassifier(temperature=1e-6, n_updates=2).fit(**_args(biased_split))
+
+
+@pytest.mark.parametrize("cls", [FairIFClassifier, IFFairClassifier])
+def test_small_cell_warns_naming_the_group(biased_split, cls):
+    from sklearn_fairif.utils._validation import FairIFDataWarning
+
+    args = _args(biased_split)
+    s = args["s_val"].copy()
+    positives = np.flatnonzero((s == 0) & (args["y_val"] == 1))
+    s[positives[3:]] = 1  # group 0 keeps 3 positive rows
+    with pytest.warns(FairIFDataWarning, match="s_val"):
+        cls().fit(**{**args, "s_val": s})
+
+
+def test_continuous_groups_warn(biased_split):
+    args = _args(biased_split)
+    s = np.random.default_rng(0).normal(size=len(args["s_val"]))
+    with pytest.warns(UserWarning, match="s_val"), pytest.raises(ValueError):
+        FairIFClassifier().fit(**{**args, "s_val": s})
+
+
+def test_single_class_y_val_named(biased_split):
+    args = _args(biased_split)
+    with pytest.raises(ValueError, match="y_val holds only one class"):
+        FairIFClassifier().fit(**{**args, "y_val": np.ones(len(args["y_val"]))})
