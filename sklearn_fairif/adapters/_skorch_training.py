@@ -339,6 +339,7 @@ def _first_rows(X, device, rows=2):
     return torch.as_tensor(np.asarray(X[:rows]) if not isinstance(
         X, torch.Tensor) else X[:rows]).to(device)
 
+
 def _module_float_dtype(net):
     """Return the module's floating parameter dtype when known, else float32."""
     initialized = getattr(net, "initialized_", False)
