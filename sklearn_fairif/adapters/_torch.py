@@ -73,6 +73,10 @@ CUDA_BATCH_BOUNDS = (256, 65_536)
 # faster than the batched backward for k=2); on accelerators they are batched.
 CPU_BATCHED_HVP = 8
 
+# TF32 off during the influence passes; benchmarks/gpu_check.py switches this
+# off only to measure what TF32 would cost in accuracy and CG iterations.
+EXACT_FLOAT32 = True
+
 # Columns of the identity per batched HVP when building a dense Hessian.
 _HESSIAN_CHUNK = 128
 
@@ -647,10 +651,11 @@ def _exact_backends(has_rnn):
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
     cudnn = torch.backends.cudnn
-    saved = (torch.get_float32_matmul_precision(), cudnn.allow_tf32,
-             cudnn.enabled, torch.backends.mha.get_fastpath_enabled())
-    torch.set_float32_matmul_precision("highest")
-    cudnn.allow_tf32 = False
+    saved_fastpath = torch.backends.mha.get_fastpath_enabled()
+    saved_cudnn = cudnn.enabled
+    restore = []
+    if EXACT_FLOAT32:
+        restore = [_matmul_exact(), _set_precision(cudnn)]
     if has_rnn:
         cudnn.enabled = False
     torch.backends.mha.set_fastpath_enabled(False)
@@ -658,9 +663,44 @@ def _exact_backends(has_rnn):
         with sdpa_kernel(SDPBackend.MATH):
             yield
     finally:
-        torch.set_float32_matmul_precision(saved[0])
-        cudnn.allow_tf32, cudnn.enabled = saved[1], saved[2]
-        torch.backends.mha.set_fastpath_enabled(saved[3])
+        for undo in restore:
+            undo()
+        cudnn.enabled = saved_cudnn
+        torch.backends.mha.set_fastpath_enabled(saved_fastpath)
+
+
+def _matmul_exact():
+    """Float32 matmuls in full precision; return the undo (see below)."""
+    try:
+        previous = torch.get_float32_matmul_precision()
+    except RuntimeError:  # a mix of the two APIs: per backend
+        return _set_precision(torch.backends.cuda.matmul)
+    torch.set_float32_matmul_precision("highest")
+    return lambda: torch.set_float32_matmul_precision(previous)
+
+
+def _set_precision(backend):
+    """Turn TF32 off for ``backend`` (cuda.matmul or cudnn); return the undo.
+
+    torch >= 2.9 has a legacy (``allow_tf32``) and a new (``fp32_precision``)
+    API and raises when a value set through one is read through the other:
+    the setting is read, changed and restored through the API the caller's
+    current state can be read with.
+    """
+    try:
+        allowed = backend.allow_tf32
+    except RuntimeError:  # the caller used the new API
+        previous = backend.fp32_precision
+        backend.fp32_precision = "ieee"
+
+        def undo():
+            backend.fp32_precision = previous
+        return undo
+    backend.allow_tf32 = False
+
+    def undo():
+        backend.allow_tf32 = allowed
+    return undo
 
 
 def _cuda_batch_size(device, bytes_per_row, share=CUDA_MEMORY_SHARE,

@@ -399,3 +399,25 @@ def test_two_logit_classifier_dtype_follows_module():
     adapter = SkorchAdapter(net, X, y.astype(int), np.ones(len(y)))
     assert adapter.dtype == torch.float32
     assert np.isfinite(adapter.grad_dot(np.ones((adapter.n_params, 2)))).all()
+
+
+@pytest.mark.parametrize("api", ["legacy", "new"])
+def test_tf32_settings_of_either_torch_api_are_restored(api):
+    # torch >= 2.9 raises when a TF32 setting made through one API is read
+    # through the other: the adapter must work, and restore, with both.
+    X, y = _data()
+    adapter = SkorchAdapter(_net(_mlp()), X, y, np.ones(len(y)))
+    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    try:
+        if api == "legacy":
+            matmul.allow_tf32, cudnn.allow_tf32 = True, True
+        else:
+            matmul.fp32_precision, cudnn.fp32_precision = "tf32", "tf32"
+        adapter.hvp(torch.ones(adapter.n_params, 1))
+        if api == "legacy":
+            assert matmul.allow_tf32 and cudnn.allow_tf32
+        else:
+            assert matmul.fp32_precision == cudnn.fp32_precision == "tf32"
+    finally:
+        matmul.fp32_precision, cudnn.fp32_precision = "ieee", "ieee"
+        matmul.allow_tf32, cudnn.allow_tf32 = False, True
