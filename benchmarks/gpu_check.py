@@ -199,7 +199,7 @@ def count_cg_syncs(adapter, b, device):
 
 
 def fairif_fit(net, X, y, X_val, y_val, s_val):
-    clf = FairIFClassifier(net, damping=DAMPING, random_state=0)
+    clf = FairIFClassifier(net, random_state=0)  # damping="auto"
     start = time.perf_counter()
     clf.fit(X, y, X_val=X_val, y_val=y_val, s_val=s_val)
     return clf, time.perf_counter() - start
@@ -230,6 +230,10 @@ def influence_in_epochs(net, X, y, X_val, y_val, s_val, device, batch_sizes,
     epoch = float(np.median(net.history[:, "dur"]))
     constraints = FairnessConstraints("equalized_odds", y_val, s_val)
     rows, reference = [], None
+    # Warm-up (kernels, torch's one-off scripting of forward-mode rules).
+    influence_scores(SkorchAdapter(net, X[:512], y[:512], np.ones(512)),
+                     constraints, X_val, CGSolver(max_iter=2),
+                     damping=DAMPING)
     for tf32 in (False, True):
         for batch in batch_sizes:
             # TF32 on: allowed globally and let through the influence passes
