@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -45,8 +46,12 @@ from colored_digits_cnn import cnn_net, split  # noqa: E402
 from skorch import NeuralNetBinaryClassifier  # noqa: E402
 
 from sklearn_fairif import FairIFClassifier, IFFairClassifier  # noqa: E402
-from sklearn_fairif.adapters._torch import SkorchAdapter  # noqa: E402
-from sklearn_fairif.influence import CGSolver  # noqa: E402
+from sklearn_fairif.adapters import SkorchAdapter, fit_weighted  # noqa: E402
+from sklearn_fairif.influence import (  # noqa: E402
+    CGSolver,
+    FairnessConstraints,
+    influence_scores,
+)
 
 DAMPING = 0.1
 
@@ -176,8 +181,6 @@ def count_cg_syncs(adapter, b, device):
         for name, original in originals.items():
             setattr(torch.Tensor, name, counting(original))
         if device.type == "cuda":
-            import warnings
-
             sync(device)
             torch.cuda.set_sync_debug_mode("warn")
             with warnings.catch_warnings(record=True) as caught:
@@ -223,24 +226,22 @@ def check_agreement(device, n, d, epochs):
 def influence_in_epochs(net, X, y, X_val, y_val, s_val, device, batch_sizes,
                         label):
     """Influence stage (adapter, gradients, CG, per-sample scores) / epoch."""
-    from sklearn_fairif._objectives import FairnessConstraints
-    from sklearn_fairif.adapters import _torch
-    from sklearn_fairif.influence import influence_scores
-
     epoch = float(np.median(net.history[:, "dur"]))
     constraints = FairnessConstraints("equalized_odds", y_val, s_val)
     rows, reference = [], None
     # Warm-up (kernels, torch's one-off scripting of forward-mode rules).
-    influence_scores(SkorchAdapter(net, X[:512], y[:512], np.ones(512)),
-                     constraints, X_val, CGSolver(max_iter=2),
-                     damping=DAMPING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 2 iterations: not converged
+        influence_scores(SkorchAdapter(net, X[:512], y[:512], np.ones(512)),
+                         constraints, X_val, CGSolver(max_iter=2),
+                         damping=DAMPING)
     for tf32 in (False, True):
         for batch in batch_sizes:
             # TF32 on: allowed globally and let through the influence passes
             # (the adapter turns it off there by default).
             torch.backends.cuda.matmul.allow_tf32 = tf32
             torch.backends.cudnn.allow_tf32 = tf32
-            _torch.EXACT_FLOAT32 = not tf32
+            SkorchAdapter.exact_float32 = not tf32
             peak_reset(device)
             start = time.perf_counter()
             adapter = SkorchAdapter(net, X, y, np.ones(len(y)), batch_size=batch)
@@ -268,7 +269,7 @@ def influence_in_epochs(net, X, y, X_val, y_val, s_val, device, batch_sizes,
             print(rows[-1], flush=True)
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = True
-    _torch.EXACT_FLOAT32 = True
+    SkorchAdapter.exact_float32 = True
     return rows
 
 
@@ -276,9 +277,7 @@ def time_mlp(device, n, d, epochs, batch_sizes):
     X, y, _ = make_data(n, d, seed=0)
     X_val, y_val, s_val = make_data(5000, d, seed=1)
     yf = y.astype(np.float32)
-    from sklearn_fairif.adapters._skorch_training import fit_weighted_net
-
-    net = fit_weighted_net(mlp_net(d, epochs, device.type), X, yf, np.ones(n))
+    net = fit_weighted(mlp_net(d, epochs, device.type), X, yf, np.ones(n))
     adapter = SkorchAdapter(net, X, yf, np.ones(n))
     b = adapter.logit_vjp(X_val, np.ones((len(X_val), 2)) / len(X_val))
     placement = check_placement(adapter, device)
@@ -290,10 +289,8 @@ def time_mlp(device, n, d, epochs, batch_sizes):
 
 def time_cnn(device, batch_sizes, epochs):
     (X, y, X_val, y_val, s_val), _ = split(0)
-    from sklearn_fairif.adapters._skorch_training import fit_weighted_net
-
     torch.manual_seed(0)
-    net = fit_weighted_net(cnn_net(epochs=epochs, device=device.type), X,
+    net = fit_weighted(cnn_net(epochs=epochs, device=device.type), X,
                            y.astype(np.float32), np.ones(len(y)))
     return influence_in_epochs(net, X, y.astype(np.float32), X_val, y_val, s_val,
                                device, batch_sizes, "coloured-digits CNN")

@@ -35,7 +35,6 @@ Peak extra memory is therefore ``O(k * batch * P + P)``.
 
 import contextlib
 import copy
-import functools
 import warnings
 from collections.abc import Mapping
 
@@ -72,10 +71,6 @@ CUDA_BATCH_BOUNDS = (256, 65_536)
 # On the CPU, HVPs along fewer columns than this loop over them (measured
 # faster than the batched backward for k=2); on accelerators they are batched.
 CPU_BATCHED_HVP = 8
-
-# TF32 off during the influence passes; benchmarks/gpu_check.py switches this
-# off only to measure what TF32 would cost in accuracy and CG iterations.
-EXACT_FLOAT32 = True
 
 # Columns of the identity per batched HVP when building a dense Hessian.
 _HESSIAN_CHUNK = 128
@@ -136,6 +131,9 @@ class SkorchAdapter:
     """
 
     default_solver = "cg"
+    #: TF32 off during the influence passes. benchmarks/gpu_check.py sets it
+    #: to False only to measure what TF32 costs in accuracy and iterations.
+    exact_float32 = True
     # A network stopped by a stochastic optimiser sits near, not at, a minimum:
     # its Hessian has small negative eigenvalues that damping must cover.
     default_damping = 1e-2
@@ -164,10 +162,9 @@ class SkorchAdapter:
         """Fit a clone of ``estimator`` with per-sample weights.
 
         A thin wrapper of :func:`~._skorch_training.fit_weighted_net` that
-        keeps the older in-place protocol: when ``sample_weight`` is a NumPy
-        array and ``on_epoch_end`` returns ``None``, the array's current
-        contents (the caller may have updated it in place) are trained with
-        from the next epoch on.
+        keeps the older in-place protocol too: when ``sample_weight`` is a
+        NumPy array that ``on_epoch_end`` changed in place (and it returned
+        ``None``), its new contents are trained with from the next epoch on.
 
         Parameters
         ----------
@@ -193,9 +190,15 @@ class SkorchAdapter:
         """
         hook = on_epoch_end
         if on_epoch_end is not None and isinstance(sample_weight, np.ndarray):
+            last = np.array(sample_weight, dtype=np.float64)
+
             def hook(net):
                 new = on_epoch_end(net)
-                return sample_weight if new is None else new
+                if new is None and not np.array_equal(sample_weight, last):
+                    new = sample_weight  # updated in place by the caller
+                if new is not None:
+                    last[:] = sample_weight
+                return new
         return fit_weighted_net(estimator, X, y, sample_weight, on_epoch_end=hook,
                                 **fit_params)
 
@@ -244,7 +247,7 @@ class SkorchAdapter:
         # Half-precision modules are evaluated in float32: CG in float16 would
         # lose the solution in rounding.
         self.dtype = torch.promote_types(first.dtype, torch.float32)
-        self._exact = functools.partial(_exact_backends, _has_rnn(self.module))
+        self._has_rnn = _has_rnn(self.module)
         self._X = _place(_to_tensors(X, self.dtype), self.device)
         self.n_samples = _length(self._X)
         self._y = self._head.target(y, self.dtype).to(self.device)
@@ -405,7 +408,8 @@ class SkorchAdapter:
         modes = [m.training for m in self.module.modules()]
         self.module.eval()
         try:
-            with torch.no_grad(), self._exact():
+            with torch.no_grad(), _exact_backends(self._has_rnn,
+                                                  self.exact_float32):
                 yield
         finally:
             for m, mode in zip(self.module.modules(), modes, strict=True):
@@ -636,7 +640,7 @@ def _has_rnn(module):
 
 
 @contextlib.contextmanager
-def _exact_backends(has_rnn):
+def _exact_backends(has_rnn, exact_float32=True):
     """Backends the influence passes need, restored afterwards.
 
     * TF32 off (matmuls and cuDNN): with TF32 an HVP carries ~1e-3 relative
@@ -654,7 +658,7 @@ def _exact_backends(has_rnn):
     saved_fastpath = torch.backends.mha.get_fastpath_enabled()
     saved_cudnn = cudnn.enabled
     restore = []
-    if EXACT_FLOAT32:
+    if exact_float32:
         restore = [_matmul_exact(), _set_precision(cudnn)]
     if has_rnn:
         cudnn.enabled = False

@@ -98,7 +98,7 @@ def test_heads_on_cuda_match_cpu(head):
     gpu = SkorchAdapter(net, X, y, np.ones(len(y)), batch_size=128)
     for name, t in _stored_tensors(gpu):
         assert t.device.type == "cuda", name
-    net.set_params(device="cpu")
+    net.device = "cpu"  # an attribute, not set_params: nothing re-initialised
     net.module_.to("cpu")
     cpu = SkorchAdapter(net, X, y, np.ones(len(y)), batch_size=128)
     V = np.random.default_rng(0).normal(size=(gpu.n_params, 2))
@@ -243,7 +243,7 @@ def test_influence_scores_on_cuda_equal_cpu():
     cons = FairnessConstraints("equalized_odds", y[:500], s[:500])
     gpu = SkorchAdapter(net, X, y, np.ones(len(y)))
     inf_gpu, _ = influence_scores(gpu, cons, X[:500], CGSolver(tol=1e-10), damping=0.1)
-    net.set_params(device="cpu")
+    net.device = "cpu"  # an attribute, not set_params: nothing re-initialised
     net.module_.to("cpu")
     cpu = SkorchAdapter(net, X, y, np.ones(len(y)))
     inf_cpu, _ = influence_scores(cpu, cons, X[:500], CGSolver(tol=1e-10), damping=0.1)

@@ -94,6 +94,18 @@ def test_in_place_updates_through_the_adapter_hook():
     assert_allclose(dict(fitted.callbacks_)["seen"].means, [1.0, 2.0, 3.0])
 
 
+def test_adapter_hook_with_returned_weights_keeps_them():
+    # Returned weights stay until the next return, also through the wrapper
+    # that supports in-place updates (None afterwards must not reset them).
+    X, y = _data()
+
+    def once(net):
+        return np.full(64, 2.0) if len(net.history) == 1 else None
+
+    fitted = SkorchAdapter.fit(_binary_net(), X, y, np.ones(64), on_epoch_end=once)
+    assert_allclose(dict(fitted.callbacks_)["seen"].means, [1.0, 2.0, 2.0])
+
+
 def test_wrong_weight_shape_from_the_hook_is_named():
     X, y = _data()
     with pytest.raises(ValueError, match="on_epoch_end returned weights of shape"):
