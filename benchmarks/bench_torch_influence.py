@@ -252,9 +252,9 @@ def write_results(args, epoch, rows, fairif, cnn, scale):
             "## The default influence stage as n grows",
             "",
             "Same MLP and data generator; CG with the defaults (Hessian "
-            "subsample `default_hessian_samples` = min(max(4096, n // 10), "
-            "10,000) rows, adapter batch 4,096 on the CPU), after one warm-up "
-            "call; the reference is CG on the Hessian of all rows.",
+            "subsample `default_hessian_samples`: all rows up to 4,096, else "
+            "n // 10 within [3,000, 10,000]; adapter batch 4,096 on the CPU), "
+            "after one warm-up call; the reference is CG on the Hessian of all rows.",
             "",
             markdown_table(scale, list(scale[0])),
             "",
@@ -296,8 +296,8 @@ NOTES = """
 - The Hessian of a full pass costs about one epoch per CG iteration here, so
   CG on every row costs roughly (iterations) epochs. The adapter's default
   estimates the Hessian on a fixed random subset of
-  `default_hessian_samples` = min(max(4096, n // 10), 10,000) rows (all rows
-  up to 4,096); the gradients and the per-sample influences still use every
+  `default_hessian_samples` rows (all up to 4,096 rows, else n // 10 within
+  [3,000, 10,000]); the gradients and the per-sample influences still use every
   row, and the influences stay within the correlation shown of the
   full-Hessian ones. The old fixed 10,000 rows cost ~4 epochs at 30k rows.
 - The influence passes stream in batches of at least 4,096 rows on the CPU

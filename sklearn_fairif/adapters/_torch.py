@@ -52,9 +52,11 @@ _CRITERIA = {
 }
 
 # Rule for the Hessian's row subsample (``default_hessian_samples``): all rows
-# up to HESSIAN_MIN_SAMPLES, then a tenth of the rows, capped at
-# HESSIAN_MAX_SAMPLES (see the property's docstring for the reasoning).
-HESSIAN_MIN_SAMPLES = 4_096
+# up to HESSIAN_ALL_ROWS, then a tenth of the rows, at least
+# HESSIAN_MIN_SAMPLES and at most HESSIAN_MAX_SAMPLES (see the property's
+# docstring for the reasoning).
+HESSIAN_ALL_ROWS = 4_096
+HESSIAN_MIN_SAMPLES = 3_000
 HESSIAN_MAX_SAMPLES = 10_000
 # Kept for callers of the old fixed default.
 HESSIAN_SAMPLES = HESSIAN_MAX_SAMPLES
@@ -288,19 +290,18 @@ class SkorchAdapter:
     def default_hessian_samples(self):
         """Rows of the fixed Hessian subsample: ``None`` (all) or an int.
 
-        ``min(n, max(4096, n // 10))`` capped at 10,000: all rows up to
-        4,096 (small data keeps the exact Hessian: there a full pass is cheap
-        and the influences of e.g. the 3,500-row CNN benchmark moved with a
-        2,048-row subset), then a tenth of the rows, never more than 10,000.
-        The Hessian is a mean over rows, so its estimation error depends on
-        the number of rows used, not on ``n``; a few thousand random rows
-        estimate it well (the influences correlate at 0.995 with the
-        full-Hessian ones at 30k rows and 0.998 at 100k, see
-        benchmarks/results/torch_influence.md), while each CG iteration costs
-        ``rows / n`` of a pass over the data. A tenth keeps the CG part a
+        All rows up to 4,096 (small data keeps the exact Hessian: a full
+        pass is cheap there, and the 3,500-row CNN benchmark's influences
+        moved with a 2,048-row subset); above that a tenth of the rows, at
+        least 3,000 and at most 10,000. The Hessian is a mean over rows, so
+        its estimation error depends on the number of rows used, not on
+        ``n``: 3,000 random rows give influences that correlate at 0.995 with
+        the full-Hessian ones at 30k rows, 10,000 at 0.998 at 100k
+        (benchmarks/results/torch_influence.md). Each CG iteration costs
+        ``rows / n`` of a pass over the data, so a tenth keeps the CG part a
         small share of an epoch for mid-sized data (the old fixed 10,000 rows
-        cost 4 epochs at 30k rows); the cap makes that share fall as ``n``
-        grows (0.6-0.7 epochs at 300k rows).
+        cost 4-5 epochs at 30k rows, 3,000 cost 1.5) and the cap makes that
+        share fall as ``n`` grows (0.6-0.7 epochs at 300k rows).
         """
         return default_hessian_samples(self.n_samples)
 
@@ -337,11 +338,19 @@ class SkorchAdapter:
         return self._gather(rows)
 
     def _gather(self, rows):
-        """Training rows ``rows`` (NumPy or device indices): one upload."""
-        on_device = rows
-        if not isinstance(rows, torch.Tensor):
-            on_device = torch.as_tensor(np.asarray(rows), device=self.device)
-        return (_take(self._X, on_device, self.device), self._y[on_device],
+        """Training rows ``rows`` (NumPy or tensor indices), on the device.
+
+        The indices are uploaded once and used for the targets, the weights
+        and, when they live on the device, the inputs; inputs left on the
+        host are indexed there.
+        """
+        if isinstance(rows, torch.Tensor):
+            on_device = rows.to(self.device)
+        else:
+            rows = np.asarray(rows)
+            on_device = torch.as_tensor(rows, device=self.device)
+        X_rows = on_device if _on(self._X, self.device) else rows
+        return (_take(self._X, X_rows, self.device), self._y[on_device],
                 self._sw[on_device])
 
     def _probe_input(self):
@@ -572,16 +581,17 @@ class SkorchAdapter:
 
 
 def default_hessian_samples(n):
-    """``min(max(4096, n // 10), 10_000)`` rows, or ``None`` when that is all.
+    """``None`` (all rows) up to 4,096 rows, else ``n // 10`` in [3,000, 10,000].
 
     Examples
     --------
     >>> from sklearn_fairif.adapters._torch import default_hessian_samples
     >>> [default_hessian_samples(n) for n in (1_000, 30_000, 300_000)]
-    [None, 4096, 10000]
+    [None, 3000, 10000]
     """
-    rows = min(max(HESSIAN_MIN_SAMPLES, n // 10), HESSIAN_MAX_SAMPLES)
-    return None if rows >= n else rows
+    if n <= HESSIAN_ALL_ROWS:
+        return None
+    return min(max(HESSIAN_MIN_SAMPLES, n // 10), HESSIAN_MAX_SAMPLES)
 
 
 # ------------------------------------------------------- batched autograd
@@ -933,7 +943,7 @@ def _length(X):
 
 
 def _take(X, index, device):
-    """Rows ``index`` (a slice or NumPy indices) of the inputs, on ``device``.
+    """Rows ``index`` (a slice, NumPy or tensor indices) of the inputs, on ``device``.
 
     Indices are built where the data lives, so nothing comes back from the
     GPU to index host memory.
@@ -942,7 +952,15 @@ def _take(X, index, device):
         return {k: _take(v, index, device) for k, v in X.items()}
     if isinstance(index, np.ndarray):
         index = torch.as_tensor(index, device=X.device)
+    elif isinstance(index, torch.Tensor) and index.device != X.device:
+        index = index.to(X.device)
     return X[index].to(device, non_blocking=True)
+
+
+def _on(X, device):
+    """Whether every input tensor is on ``device``."""
+    tensors = X.values() if isinstance(X, Mapping) else [X]
+    return all(t.device == device for t in tensors)
 
 
 def _as_tensor(a, dtype, device):

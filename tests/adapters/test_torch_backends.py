@@ -360,8 +360,8 @@ def test_validation_inputs_are_uploaded_once(monkeypatch):
 def test_default_hessian_samples_rule():
     assert default_hessian_samples(1_000) is None
     assert default_hessian_samples(4_096) is None
-    assert default_hessian_samples(5_000) == 4_096
-    assert default_hessian_samples(30_000) == 4_096
+    assert default_hessian_samples(5_000) == 3_000
+    assert default_hessian_samples(30_000) == 3_000
     assert default_hessian_samples(50_000) == 5_000
     assert default_hessian_samples(100_000) == 10_000
     assert default_hessian_samples(3_000_000) == 10_000

@@ -145,6 +145,12 @@ def test_host_placement_branch(monkeypatch):
     assert_allclose(host.to_numpy(host.hvp(V)), on_device.to_numpy(on_device.hvp(V)),
                     rtol=1e-10)
     assert_allclose(host.grad_dot(V), on_device.grad_dot(V), rtol=1e-10)
+    idx = np.arange(0, 800, 3)  # a mini-batch gathered from host memory
+    assert_allclose(host.to_numpy(host.hvp(V, batch=idx)),
+                    on_device.to_numpy(on_device.hvp(V, batch=idx)), rtol=1e-10)
+    rows = host.as_index(idx)  # device indices into host data
+    assert_allclose(host.to_numpy(host.hvp(V, batch=rows)),
+                    on_device.to_numpy(on_device.hvp(V, batch=idx)), rtol=1e-10)
 
 
 def test_cuda_tensors_as_targets_and_weights():
