@@ -312,7 +312,7 @@ def end_to_end(device, n, d, epochs):
         "ok": bool(np.isfinite(clf.sample_weight_).all()),
     }
     iff = IFFairClassifier(mlp_net(d, epochs, device.type), update_every=1,
-                           n_updates=2, damping=DAMPING, random_state=0)
+                           n_updates=2, random_state=0)  # damping="auto"
     start = time.perf_counter()
     iff.fit(X, yf, X_val=X_val, y_val=y_val, s_val=s_val)
     out["IFFair"] = {

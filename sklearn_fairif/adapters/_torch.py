@@ -99,10 +99,12 @@ class SkorchAdapter:
         to run in the forward pass (the usual choice for large pretrained
         networks); a list names entries of ``module_.named_parameters()``.
     batch_size : int, default=None
-        Rows per batch of every pass over the data. ``None``: on the CPU the
-        larger of the net's inference batch size and :data:`CPU_BATCH_SIZE`;
-        on CUDA sized from the free device memory (PyTorch's cached blocks
-        counted as free), see :func:`_cuda_batch_size`.
+        Rows per batch of every pass over the data. ``None``: the net's
+        ``iterator_valid__batch_size`` when set (-1: all rows at once);
+        otherwise on the CPU the larger of the net's ``batch_size`` and
+        :data:`CPU_BATCH_SIZE`, on CUDA sized from the free device memory
+        (PyTorch's cached blocks counted as free, see
+        :func:`_cuda_batch_size`).
     hessian_samples : "auto", int or None, default="auto"
         Estimate the Hessian on a fixed random subset of this many training
         rows when there are more (``None``: always all rows; ``"auto"``:
@@ -306,9 +308,14 @@ class SkorchAdapter:
         return default_hessian_samples(self.n_samples)
 
     def _auto_batch_size(self, estimator):
-        net_size = _net_batch_size(estimator)
+        # An explicit inference batch is the user's choice (e.g. a conv net
+        # whose CPU passes are faster at 1,024 rows than at 4,096).
+        explicit = getattr(estimator, "iterator_valid__batch_size", None)
+        if explicit is not None:
+            return None if explicit == -1 else int(explicit)
         if self.device.type != "cuda":
-            return max(net_size or self.n_samples, CPU_BATCH_SIZE)
+            net_size = _net_batch_size(estimator)
+            return None if net_size is None else max(net_size, CPU_BATCH_SIZE)
         return _cuda_batch_size(self.device, self._bytes_per_row())
 
     def _bytes_per_row(self, rows=64):

@@ -377,8 +377,11 @@ def test_cpu_batch_size_default_is_large():
     X, y = _data()
     adapter = SkorchAdapter(_net(_mlp(), batch_size=128), X, y, np.ones(len(y)))
     assert adapter.batch_size == _torch.CPU_BATCH_SIZE
-    bigger = _net(_mlp(), iterator_valid__batch_size=8192)
-    assert SkorchAdapter(bigger, X, y, np.ones(len(y))).batch_size == 8192
+    for explicit in (256, 8192):  # an explicit inference batch is respected
+        net = _net(_mlp(), iterator_valid__batch_size=explicit)
+        assert SkorchAdapter(net, X, y, np.ones(len(y))).batch_size == explicit
+    assert SkorchAdapter(_net(_mlp(), batch_size=-1), X, y,
+                         np.ones(len(y))).batch_size is None  # all rows
     assert SkorchAdapter(_net(_mlp()), X, y, np.ones(len(y)),
                          batch_size=16).batch_size == 16
 

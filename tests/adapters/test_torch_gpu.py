@@ -231,12 +231,12 @@ def test_fairif_and_iffair_on_cuda_agree_with_cpu():
 
     fitted = {}
     for device in ("cpu", "cuda"):
-        fitted[device] = FairIFClassifier(net(device), damping=0.1, random_state=0)
+        fitted[device] = FairIFClassifier(net(device), random_state=0)
         fitted[device].fit(X_tr, y_tr, X_val=X_val, y_val=y_val, s_val=s_val)
     assert _corr(fitted["cpu"].influence_, fitted["cuda"].influence_) > 0.999
     assert np.corrcoef(fitted["cpu"].sample_weight_,
                        fitted["cuda"].sample_weight_)[0, 1] > 0.999
-    clf = IFFairClassifier(net("cuda"), update_every=5, n_updates=2, damping=0.1,
+    clf = IFFairClassifier(net("cuda"), update_every=5, n_updates=2,
                            random_state=0)
     clf.fit(X_tr, y_tr, X_val=X_val, y_val=y_val, s_val=s_val)
     assert clf.n_updates_ == 2
