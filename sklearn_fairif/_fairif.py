@@ -110,7 +110,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
         Refits of a list of ``alpha`` run in parallel through joblib (``None``
         means 1 unless in a :func:`joblib.parallel_config` context; ``-1``
         means all processors). Under ``joblib.parallel_config(backend="dask")``
-        they run on a Dask cluster.
+        they run on a Dask cluster (see :ref:`user_guide_scale_out`).
     tol : float, default=0.01
         Validation-accuracy tolerance when choosing among several ``alpha``.
     influence_estimator : estimator, default=None
@@ -243,7 +243,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, *, X_val=None, y_val=None, s_val=None, sample_weight=None,
-            **fit_params):
+            validation_set=None, **fit_params):
         """Fit, compute influences on the validation gaps, reweight and refit.
 
         Parameters
@@ -263,6 +263,10 @@ class FairIFClassifier(BaseInfluenceReweighting):
         sample_weight : array-like of shape (n_samples,), default=None
             User weights: both stages train with them, FairIF's weights
             multiply them, and the influence is computed for that objective.
+        validation_set : ValidationSet, default=None
+            The validation data as one :class:`~sklearn_fairif.ValidationSet`,
+            instead of ``X_val``, ``y_val`` and ``s_val``: cross-validation
+            never slices it.
         **fit_params : dict
             Passed to the estimator's ``fit`` (routed when metadata routing is
             enabled). For a Pipeline, ``"<step>__<param>"`` as in ``Pipeline``.
@@ -276,13 +280,16 @@ class FairIFClassifier(BaseInfluenceReweighting):
         X, y, classes = self._validate_training_data(X, y)
         sample_weight = self._validate_sample_weight(sample_weight, X)
         alphas = self._validate_alphas()
-        validation = self._validate_validation_data(X, X_val, y_val, s_val, classes)
+        validation = self._validate_validation_data(X, X_val, y_val, s_val, classes,
+                                                    validation_set)
         times = {}
         with verbose_logging(self.verbose):
             model, influence_model = self._reweighted_models(
                 X, y, classes, sample_weight, self._route_fit_params(fit_params),
-                X_val,
+                None if validation is None else validation.X,
             )
+            if validation is not None:
+                self._check_transformed(influence_model)
             with timed_stage(times, STAGE_INITIAL, self._log_name):
                 initial = model.fit()
             if validation is None:
@@ -296,6 +303,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
                 with timed_stage(times, STAGE_INFLUENCE, self._log_name):
                     result = self._compute_influence(
                         influence_model, influence_fit, constraints)
+                self._check_influence(result)
                 path = self._alpha_path(model, influence_model, constraints,
                                         result, alphas, initial, times)
                 best = self._select(path, model, initial, constraints, validation)
@@ -451,6 +459,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
 
 def _accuracy(y_pred01, y_val):
     return np.nan if y_val is None else float(np.mean(y_pred01 == y_val))
+
 
 def _choose_alpha(path, acc_before, tol):
     """Smallest validation gap among alphas within ``tol`` of the base accuracy."""
