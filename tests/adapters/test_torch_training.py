@@ -232,3 +232,14 @@ def test_one_output_classifier_is_named(net):
     X = np.zeros((4, 3))
     with pytest.raises(ValueError, match="NeuralNetClassifier needs a module with 2"):
         SkorchAdapter.prepare_fit_data(net, X, np.array([0, 1, 0, 1]))
+
+
+@pytest.mark.parametrize("module", ["sklearn_fairif.adapters._skorch_training",
+                                    "sklearn_fairif.adapters._torch"])
+def test_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module),
+                             optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
