@@ -345,7 +345,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
                                               best, times)
 
         self.classes_ = classes
-        self._encoded_labels = model.encoded
+        self._input_family = model.input_family
         self.stage_times_ = times
         self.initial_estimator_ = initial
         self.estimator_ = fitted

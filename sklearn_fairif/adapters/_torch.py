@@ -34,16 +34,34 @@ Peak extra memory is therefore ``O(k * batch * P + P)``.
 """
 
 import contextlib
-import copy
-import warnings
 from collections.abc import Mapping
 
 import numpy as np
 import torch
 from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
-from torch.func import functional_call, jvp, vmap
+from torch.func import functional_call
 
 from ._skorch_training import fit_weighted_net, prepare_fit_data
+from ._torch_net import (
+    _as_tensor,
+    _Head,
+    _length,
+    _net_batch_size,
+    _on,
+    _place,
+    _select_params,
+    _take,
+    _to_tensors,
+    _weight_decay,
+)
+from ._torch_ops import (
+    _batched_grad,
+    _batched_jvp,
+    _cuda_batch_size,
+    _exact_backends,
+    _has_rnn,
+    _same_indices,
+)
 
 # Criteria with a per-sample log-likelihood on a binary head, per net class.
 _CRITERIA = {
@@ -65,10 +83,6 @@ HESSIAN_SAMPLES = HESSIAN_MAX_SAMPLES
 # inference batch is smaller (measured in benchmarks/results/torch_influence.md:
 # per-row cost falls until a few thousand rows, then flattens).
 CPU_BATCH_SIZE = 4_096
-# On CUDA: the share of the free device memory (cached blocks included) that
-# the influence passes may take, and the batch-size bounds.
-CUDA_MEMORY_SHARE = 0.25
-CUDA_BATCH_BOUNDS = (256, 65_536)
 
 # On the CPU, HVPs along fewer columns than this loop over them (measured
 # faster than the batched backward for k=2); on accelerators they are batched.
@@ -162,81 +176,35 @@ class SkorchAdapter:
             )
 
     @staticmethod
-    def fit(estimator, X, y, sample_weight, *, on_epoch_end=None, **fit_params):
+    def fit(estimator, X, y, sample_weight, **fit_params):
         """Fit a clone of ``estimator`` with per-sample weights.
 
-        A thin wrapper of :func:`~._skorch_training.fit_weighted_net` that
-        keeps the older in-place protocol too: when ``sample_weight`` is a
-        NumPy array that ``on_epoch_end`` changed in place (and it returned
-        ``None``), its new contents are trained with from the next epoch on.
-
-        Parameters
-        ----------
-        estimator : NeuralNetClassifier or NeuralNetBinaryClassifier
-            Not modified.
-        X : array-like, tensor or dict of those
-            Training inputs.
-        y : array-like of shape (n_samples,)
-            Training targets.
-        sample_weight : array-like of shape (n_samples,)
-            Per-sample weights.
-        on_epoch_end : callable, default=None
-            Called as ``on_epoch_end(net)`` after every epoch; may return new
-            weights. It is not kept in the returned net.
-        **fit_params : dict
-            Passed to :func:`~._skorch_training.fit_weighted_net` (its
-            ``estimator_name``) and on to the net's ``partial_fit``.
-
-        Returns
-        -------
-        net : estimator
-            The fitted clone, of the estimator's class.
+        See :func:`~._skorch_training.fit_weighted_net` (``on_epoch_end``,
+        ``estimator_name`` and the net's own fit parameters).
         """
-        hook = on_epoch_end
-        if on_epoch_end is not None and isinstance(sample_weight, np.ndarray):
-            last = np.array(sample_weight, dtype=np.float64)
+        return fit_weighted_net(estimator, X, y, sample_weight, **fit_params)
 
-            def hook(net):
-                new = on_epoch_end(net)
-                if new is None and not np.array_equal(sample_weight, last):
-                    new = sample_weight  # updated in place by the caller
-                if new is not None:
-                    last[:] = sample_weight
-                return new
-        return fit_weighted_net(estimator, X, y, sample_weight, on_epoch_end=hook,
-                                **fit_params)
+    @staticmethod
+    def warm_fit(fitted, X, y, sample_weight, **fit_params):
+        """Fine-tune a copy of a fitted net with new weights, from its state."""
+        return fit_weighted_net(fitted, X, y, sample_weight, **fit_params)
 
     @staticmethod
     def prepare_fit_data(estimator, X, y01):
-        """Return ``(X, y)`` in the types the net's module and criterion need.
+        """Return ``(X, y)`` in the dtypes the net's module and criterion need.
 
-        Floating inputs (arrays, tensors, the values of a dict) are cast to the
-        module's parameter dtype when it is known (a module instance, an
-        initialised net or ``module__dtype``), else to float32; integer inputs
-        (e.g. embedding indices) are kept. The 0/1 labels become floats of the
-        same dtype for a ``NeuralNetBinaryClassifier`` and int64 for a
-        ``NeuralNetClassifier``.
-
-        Parameters
-        ----------
-        estimator : NeuralNetClassifier or NeuralNetBinaryClassifier
-            The (unfitted) net.
-        X : array-like, tensor or dict of those
-            Training inputs.
-        y01 : array-like of shape (n_samples,)
-            Labels already encoded as 0/1.
-
-        Returns
-        -------
-        X, y
-
-        Raises
-        ------
-        ValueError
-            For a ``NeuralNetClassifier`` whose module returns one output per
-            row (FairIF needs the two classes' logits or probabilities).
+        See :func:`~._skorch_training.prepare_fit_data`.
         """
         return prepare_fit_data(estimator, X, y01)
+
+    @staticmethod
+    def margins(estimator, X):
+        """Binary margins of a fitted net on ``X``, without its training data."""
+        with torch.no_grad():
+            out = estimator.forward(X, training=False)
+        out = out[0] if isinstance(out, tuple) else out
+        margin = _Head(estimator).margin(out)
+        return margin.detach().cpu().numpy().astype(float)
 
     # ------------------------------------------------------------ set-up
     def __init__(self, estimator, X, y, sample_weight, *, influence_params="all",
@@ -599,379 +567,3 @@ def default_hessian_samples(n):
     if n <= HESSIAN_ALL_ROWS:
         return None
     return min(max(HESSIAN_MIN_SAMPLES, n // 10), HESSIAN_MAX_SAMPLES)
-
-
-# ------------------------------------------------------- batched autograd
-def _batched_grad(output, theta, cotangents, *, batched=True):
-    """Rows ``c``: ``d(cotangents[c] . output) / d theta``, shape (k, P).
-
-    One backward pass for all k rows (``is_grads_batched``, i.e. vmap over
-    the backward); a module whose backward has no batching rule falls back to
-    one pass per row.
-    """
-    k = cotangents.shape[0]
-    if batched and k > 1:
-        try:
-            with warnings.catch_warnings():
-                # "There is a performance drop because we have not yet
-                # implemented the batching rule": still correct, still faster.
-                warnings.filterwarnings("ignore", message=".*batching rule.*")
-                (rows,) = torch.autograd.grad(
-                    output, theta, cotangents, retain_graph=True,
-                    is_grads_batched=True, allow_unused=True,
-                    materialize_grads=True,
-                )
-            return rows
-        except RuntimeError:
-            pass
-    return torch.stack([
-        torch.autograd.grad(output, theta, cotangents[c], retain_graph=True,
-                            allow_unused=True, materialize_grads=True)[0]
-        for c in range(k)
-    ])
-
-
-def _batched_jvp(f, x, tangents):
-    """Rows ``c``: ``J_f(x) tangents[c]``, shape (k, b), by vmapped forward mode."""
-    if tangents.shape[0] > 1:
-        try:
-            return vmap(lambda t: _jvp(f, x, t))(tangents)
-        except RuntimeError:  # no batching rule for some op: one pass per row
-            pass
-    return torch.stack([_jvp(f, x, t) for t in tangents])
-
-
-def _jvp(f, x, v):
-    """``J_f(x) v`` by forward mode, without torch's internal deprecation noise.
-
-    The first forward-mode call scripts torch's JVP decompositions with
-    ``torch.jit.script``, which warns on torch >= 2.9; the user can do nothing
-    about it.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=".*torch.jit.script.*", category=DeprecationWarning
-        )
-        return jvp(f, (x,), (v,))[1]
-
-
-# -------------------------------------------------------- exact backends
-def _has_rnn(module):
-    return any(isinstance(m, torch.nn.RNNBase) for m in module.modules())
-
-
-@contextlib.contextmanager
-def _exact_backends(has_rnn, exact_float32=True):
-    """Backends the influence passes need, restored afterwards.
-
-    * TF32 off (matmuls and cuDNN): with TF32 an HVP carries ~1e-3 relative
-      error, enough for CG at tol=1e-6 to stall or see false negative
-      curvature;
-    * cuDNN off when the module has an RNN/LSTM/GRU: cuDNN's recurrent
-      kernels support neither backward in eval mode nor double backward;
-    * attention through the math kernel, and the fused
-      ``TransformerEncoderLayer`` fast path off: the flash/fused kernels
-      have no double backward and no forward-mode AD.
-    """
-    from torch.nn.attention import SDPBackend, sdpa_kernel
-
-    cudnn = torch.backends.cudnn
-    saved_fastpath = torch.backends.mha.get_fastpath_enabled()
-    saved_cudnn = cudnn.enabled
-    restore = []
-    if exact_float32:
-        restore = [_matmul_exact(), _set_precision(cudnn)]
-    if has_rnn:
-        cudnn.enabled = False
-    torch.backends.mha.set_fastpath_enabled(False)
-    try:
-        with sdpa_kernel(SDPBackend.MATH):
-            yield
-    finally:
-        for undo in restore:
-            undo()
-        cudnn.enabled = saved_cudnn
-        torch.backends.mha.set_fastpath_enabled(saved_fastpath)
-
-
-def _matmul_exact():
-    """Float32 matmuls in full precision; return the undo (see below)."""
-    try:
-        previous = torch.get_float32_matmul_precision()
-    except RuntimeError:  # a mix of the two APIs: per backend
-        return _set_precision(torch.backends.cuda.matmul)
-    torch.set_float32_matmul_precision("highest")
-    return lambda: torch.set_float32_matmul_precision(previous)
-
-
-def _set_precision(backend):
-    """Turn TF32 off for ``backend`` (cuda.matmul or cudnn); return the undo.
-
-    torch >= 2.9 has a legacy (``allow_tf32``) and a new (``fp32_precision``)
-    API and raises when a value set through one is read through the other:
-    the setting is read, changed and restored through the API the caller's
-    current state can be read with.
-    """
-    try:
-        allowed = backend.allow_tf32
-    except RuntimeError:  # the caller used the new API
-        previous = backend.fp32_precision
-        backend.fp32_precision = "ieee"
-
-        def undo():
-            backend.fp32_precision = previous
-        return undo
-    backend.allow_tf32 = False
-
-    def undo():
-        backend.allow_tf32 = allowed
-    return undo
-
-
-def _cuda_batch_size(device, bytes_per_row, share=CUDA_MEMORY_SHARE,
-                     bounds=CUDA_BATCH_BOUNDS):
-    """Rows per batch that fit in ``share`` of the free device memory.
-
-    Free memory is what the driver reports plus what PyTorch's caching
-    allocator holds but does not use (reserved - allocated): those blocks are
-    free for our tensors although the driver counts them as taken.
-    """
-    free, _ = torch.cuda.mem_get_info(device)
-    cached = (torch.cuda.memory_reserved(device)
-              - torch.cuda.memory_allocated(device))
-    return _batch_size_for(free + cached, bytes_per_row, share, bounds)
-
-
-def _batch_size_for(free_bytes, bytes_per_row, share, bounds):
-    """``share * free_bytes / bytes_per_row`` rounded down to a power of two."""
-    rows = int(share * free_bytes / max(bytes_per_row, 1.0))
-    low, high = bounds
-    rows = min(max(rows, low), high)
-    return 1 << (rows.bit_length() - 1)
-
-
-def _same_indices(saved, batch):
-    if isinstance(batch, torch.Tensor):
-        return saved == batch._version
-    return isinstance(saved, np.ndarray) and np.array_equal(saved, batch)
-
-
-# ------------------------------------------------------------------ the head
-class _Head:
-    """How the net's output gives the binary margin and the per-sample loss.
-
-    Mirrors skorch's ``get_loss``: ``NLLLoss`` (skorch's default) expects
-    probabilities and takes ``log(p + eps)``, the binary net flattens an
-    ``(n, 1)`` output. The loss is the net's own criterion with
-    ``reduction="none"``, so class weights and ``pos_weight`` are kept.
-    """
-
-    def __init__(self, net):
-        self.criterion = copy.deepcopy(net.criterion_)
-        self.criterion.reduction = "none"
-        self.binary = isinstance(net, NeuralNetBinaryClassifier)
-        self.probabilities = isinstance(
-            self.criterion, (torch.nn.NLLLoss, torch.nn.BCELoss)
-        )
-
-    def _prepare(self, out):
-        if self.binary:
-            if out.dim() > 2 or (out.dim() == 2 and out.shape[1] != 1):
-                raise ValueError(
-                    "A NeuralNetBinaryClassifier's module must return shape (n,) "
-                    f"or (n, 1), got {tuple(out.shape)}."
-                )
-            return out.reshape(-1)
-        if out.dim() != 2 or out.shape[1] != 2:
-            raise ValueError(
-                "FairIF needs a binary head: the module of a NeuralNetClassifier "
-                f"must return shape (n, 2), got {tuple(out.shape)}."
-            )
-        if self.probabilities:
-            return torch.log(out + torch.finfo(out.dtype).eps)
-        return out
-
-    def margin(self, out):
-        """Binary margin ``z``: the logit, or ``logit1 - logit0``."""
-        out = self._prepare(out)
-        if not self.binary:
-            return out[:, 1] - out[:, 0]
-        if self.probabilities:  # BCELoss: the module returns p
-            eps = torch.finfo(out.dtype).eps
-            return torch.log(out + eps) - torch.log1p(-out + eps)
-        return out
-
-    def loss(self, out, y):
-        """Per-sample loss, shape (b,)."""
-        return self.criterion(self._prepare(out), y)
-
-    def target(self, y, dtype):
-        """Targets as the criterion expects them (tensors on any device too)."""
-        y = y.detach() if isinstance(y, torch.Tensor) else torch.as_tensor(
-            np.asarray(y))
-        return y.to(dtype) if self.binary else y.long()
-
-
-# ---------------------------------------------------------- parameters
-def _select_params(module, influence_params, probe):
-    """Names of the parameters the influence is taken over, in module order.
-
-    ``probe()`` runs the module's forward pass on two rows (for
-    ``"last_layer"``, which watches the execution order).
-    """
-    trainable = [n for n, p in module.named_parameters() if p.requires_grad]
-    if isinstance(influence_params, str) and influence_params == "all":
-        return trainable
-    if isinstance(influence_params, str) and influence_params == "last_layer":
-        return _last_layer(module, probe)
-    if isinstance(influence_params, str):
-        raise ValueError(
-            "influence_params must be 'all', 'last_layer' or a list of parameter "
-            f"names, got {influence_params!r}."
-        )
-    wanted = list(influence_params)
-    unknown = [n for n in wanted if n not in dict(module.named_parameters())]
-    if unknown or not wanted:
-        raise ValueError(
-            f"Unknown parameter names {unknown} in influence_params; the module "
-            f"has: {[n for n, _ in module.named_parameters()]}."
-        )
-    return [n for n, _ in module.named_parameters() if n in set(wanted)]
-
-
-def _last_layer(module, probe):
-    """Parameters of the last module with trainable parameters to *run*.
-
-    Execution order (seen by forward hooks on two rows) rather than
-    registration order, so a module that defines its head before its body
-    still gets its head.
-    """
-    order, hooks = [], []
-    for name, sub in module.named_modules():
-        if any(p.requires_grad for p in sub.parameters(recurse=False)):
-            hooks.append(sub.register_forward_hook(
-                lambda *_, name=name: order.append(name)
-            ))
-    modes = [m.training for m in module.modules()]
-    module.eval()
-    try:
-        with torch.no_grad():
-            probe()
-    finally:
-        for hook in hooks:
-            hook.remove()
-        for m, mode in zip(module.modules(), modes, strict=True):
-            m.training = mode
-    if not order:
-        raise ValueError("The module has no trainable parameters.")
-    last = order[-1]
-    prefix = f"{last}." if last else ""
-    return [
-        n for n, p in module.named_parameters()
-        if p.requires_grad and n.startswith(prefix) and "." not in n[len(prefix):]
-    ]
-
-
-def _weight_decay(net, module, names, theta):
-    """Per-coordinate weight decay of the chosen parameters, shape (P,)."""
-    decay = {}
-    optimizer = getattr(net, "optimizer_", None)
-    for group in [] if optimizer is None else optimizer.param_groups:
-        for p in group["params"]:
-            decay[id(p)] = float(group.get("weight_decay", 0.0) or 0.0)
-    named = dict(module.named_parameters())
-    parts = [
-        torch.full((named[n].numel(),), decay.get(id(named[n]), 0.0),
-                   dtype=theta.dtype, device=theta.device)
-        for n in names
-    ]
-    return torch.cat(parts)
-
-
-def _net_batch_size(net):
-    """Return the net's inference batch size; ``None`` for -1 (all rows)."""
-    size = getattr(net, "iterator_valid__batch_size", net.batch_size)
-    return None if size is None or size == -1 else int(size)
-
-
-# --------------------------------------------------------------- the data
-def _to_tensors(X, dtype):
-    """Convert inputs to tensors (kept where they are); cast floats to dtype."""
-    if isinstance(X, Mapping):
-        return {k: _to_tensors(v, dtype) for k, v in X.items()}
-    if not isinstance(X, torch.Tensor):
-        if hasattr(X, "toarray"):  # scipy sparse
-            X = X.toarray()
-        elif hasattr(X, "to_numpy"):  # pandas
-            X = X.to_numpy()
-        X = torch.as_tensor(np.asarray(X))
-    return X.to(dtype) if X.is_floating_point() else X
-
-
-def _place(X, device):
-    """Keep the data where it is, unless it fits comfortably on the GPU.
-
-    On CUDA the influence makes many passes over the data (one per CG
-    iteration); moving the inputs once, when they take less than a quarter
-    of the free memory (PyTorch's unused cached blocks counted as free),
-    saves the per-batch host-to-device copies. Data left on the host is
-    pinned, so that those copies are asynchronous.
-    """
-    if device.type != "cuda":
-        return X
-    tensors = list(X.values()) if isinstance(X, Mapping) else [X]
-    nbytes = sum(t.numel() * t.element_size() for t in tensors
-                 if t.device.type == "cpu")
-    free, _ = torch.cuda.mem_get_info(device)
-    free += torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
-    target = device if nbytes <= free // 4 else None
-    return _map_tensors(X, lambda t: _move_or_pin(t, target))
-
-
-def _move_or_pin(t, device):
-    if t.device.type != "cpu":
-        return t
-    if device is not None:
-        return t.to(device)
-    try:
-        return t.pin_memory()
-    except RuntimeError:  # pinned memory exhausted: pageable copies still work
-        return t
-
-
-def _map_tensors(X, fn):
-    if isinstance(X, Mapping):
-        return {k: fn(v) for k, v in X.items()}
-    return fn(X)
-
-
-def _length(X):
-    return len(next(iter(X.values()))) if isinstance(X, Mapping) else len(X)
-
-
-def _take(X, index, device):
-    """Rows ``index`` (a slice, NumPy or tensor indices) of the inputs, on ``device``.
-
-    Indices are built where the data lives, so nothing comes back from the
-    GPU to index host memory.
-    """
-    if isinstance(X, Mapping):
-        return {k: _take(v, index, device) for k, v in X.items()}
-    if isinstance(index, np.ndarray):
-        index = torch.as_tensor(index, device=X.device)
-    elif isinstance(index, torch.Tensor) and index.device != X.device:
-        index = index.to(X.device)
-    return X[index].to(device, non_blocking=True)
-
-
-def _on(X, device):
-    """Whether every input tensor is on ``device``."""
-    tensors = X.values() if isinstance(X, Mapping) else [X]
-    return all(t.device == device for t in tensors)
-
-
-def _as_tensor(a, dtype, device):
-    """Return a float tensor on ``device`` from an array or any tensor."""
-    if isinstance(a, torch.Tensor):
-        return a.detach().to(device=device, dtype=dtype)
-    return torch.as_tensor(np.asarray(a, dtype=float), dtype=dtype, device=device)

@@ -20,9 +20,11 @@ from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: E402
 from sklearn_fairif.adapters import _torch  # noqa: E402
 from sklearn_fairif.adapters._torch import (  # noqa: E402
     SkorchAdapter,
+    default_hessian_samples,
+)
+from sklearn_fairif.adapters._torch_ops import (  # noqa: E402
     _batch_size_for,
     _batched_grad,
-    default_hessian_samples,
 )
 from sklearn_fairif.influence import CGSolver, LissaSolver  # noqa: E402
 

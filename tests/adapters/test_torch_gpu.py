@@ -212,7 +212,9 @@ def test_one_sync_per_cg_iteration_on_cuda():
 def test_cuda_batch_size_is_sized_from_memory():
     net, X, y, _ = _fit("binary", 300, "cuda", dtype=torch.float32)
     adapter = SkorchAdapter(net, X, y, np.ones(300))
-    low, high = _torch.CUDA_BATCH_BOUNDS
+    from sklearn_fairif.adapters import _torch_ops
+
+    low, high = _torch_ops.CUDA_BATCH_BOUNDS
     assert low <= adapter.batch_size <= high
     assert adapter.batch_size > 128  # skorch's default would be 128
 

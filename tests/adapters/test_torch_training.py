@@ -80,23 +80,8 @@ def test_returned_weights_reach_the_next_epoch(workers):
     assert_allclose(dict(fitted.callbacks_)["seen"].means, [1.0, 2.0, 3.0])
 
 
-def test_in_place_updates_through_the_adapter_hook():
-    # The older protocol (IFFair today): update the given array in place.
-    X, y = _data()
-    weights = np.ones(64)
-
-    def bump(net):
-        weights[:] = len(net.history) + 1
-
-    net = _binary_net(iterator_train__num_workers=2,
-                      iterator_train__persistent_workers=True)
-    fitted = SkorchAdapter.fit(net, X, y, weights, on_epoch_end=bump)
-    assert_allclose(dict(fitted.callbacks_)["seen"].means, [1.0, 2.0, 3.0])
-
-
 def test_adapter_hook_with_returned_weights_keeps_them():
-    # Returned weights stay until the next return, also through the wrapper
-    # that supports in-place updates (None afterwards must not reset them).
+    # Returned weights stay until the next return (None must not reset them).
     X, y = _data()
 
     def once(net):
