@@ -38,12 +38,14 @@ from ._objectives import NEEDS_LABELS, OBJECTIVES
 from ._staging import ReweightedModel
 from ._validation_set import ValidationSet
 from .influence import compute_influence
+from .utils._arrays import (
+    check_sample_weight_nonneg,
+)
 from .utils._logging import progress_bar
 from .utils._validation import (
     check_binary_target,
     check_cells,
     check_groups,
-    check_sample_weight_nonneg,
 )
 
 
