@@ -332,11 +332,15 @@ class LissaSolver(BaseEstimator):
 
 
 def _largest_eigenvalue(adapter, b, rng, n_iter=30):
-    """Power-iteration estimate of the largest Hessian eigenvalue."""
+    """Power-iteration estimate of the largest Hessian eigenvalue.
+
+    The iterates stay in the adapter's array type (on the device for a
+    network): one host read at the end, not one per iteration.
+    """
     v = adapter.from_numpy(rng.standard_normal((b.shape[0], 1)))
-    eig = 0.0
-    for _ in range(n_iter):
+    v = v / ((v * v).sum() ** 0.5)
+    for _ in range(n_iter - 1):
         w = adapter.hvp(v)
-        eig = float((w * v).sum()) / float((v * v).sum())
-        v = w / float((w * w).sum()) ** 0.5
-    return eig
+        v = w / ((w * w).sum() ** 0.5)
+    # v has unit norm: its Rayleigh quotient is v . Hv.
+    return float((adapter.hvp(v) * v).sum())
