@@ -48,6 +48,10 @@ from .utils._validation import (
     check_groups,
 )
 
+# Above this a weight times a loss, a curvature or a second weight can
+# overflow float64 (1e308).
+_MAX_SAMPLE_WEIGHT = 1e150
+
 
 def _unique_labels(values, name):
     """Sorted distinct labels; one clear error for labels of mixed types."""
@@ -184,6 +188,14 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
 
     def _validate_sample_weight(self, sample_weight, X):
         sample_weight = check_sample_weight_nonneg(sample_weight, _num_samples(X))
+        if sample_weight is not None and np.max(sample_weight) > _MAX_SAMPLE_WEIGHT:
+            raise ValueError(
+                f"sample_weight has values up to {np.max(sample_weight):.3g}; their "
+                "products with losses and curvatures overflow float64. Rescale "
+                "them (e.g. divide by their mean): only their ratios matter, up "
+                "to the strength of the regularisation (for LogisticRegression, "
+                "scaling every weight by c is the same as scaling C by c)."
+            )
         return _check_sample_weight(sample_weight, X)
 
     def _route_fit_params(self, fit_params):

@@ -332,6 +332,18 @@ class IFFairClassifier(BaseInfluenceReweighting):
                         with timed_stage(times, STAGE_TRAINING, self._log_name):
                             fitted = model.fit(loop.weights)
                 run = loop.history()
+                moved = np.max(np.abs(run.trajectory - 1.0))
+                if run.n_updates and moved < 1e-6:
+                    warnings.warn(
+                        f"The weights moved by at most {moved:.1e} from 1 over "
+                        f"{run.n_updates} updates, so the model is the unweighted "
+                        f"one: with temperature={self.temperature:g} the soft "
+                        "rates are flat or saturated on the model's margins (use "
+                        "a temperature near their scale, e.g. 1), or step_size="
+                        f"{self.step_size:g} is too small.",
+                        UserWarning,
+                        stacklevel=3,
+                    )
                 if run.n_updates == 0:
                     warnings.warn(
                         "IFFair made no weight update, so the model trained with "

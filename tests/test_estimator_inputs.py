@@ -53,6 +53,8 @@ BAD_DATA = [
      ValueError),
     ("sample_weight", lambda a: {**a, "sample_weight": np.zeros(len(a["y"]))},
      ValueError),
+    ("sample_weight", lambda a: {**a, "sample_weight": np.full(len(a["y"]), 1e300)},
+     ValueError),
     ("fit parameters", lambda a: {**a, "foo": 1}, TypeError),
 ]
 
