@@ -2,17 +2,20 @@
 
 Both are meta-estimators that train a wrapped binary classifier with sample
 weights derived from influence functions on a group-annotated validation set:
-the same input validation, metadata routing, influence computation (with
-``damping="auto"``), delegation of ``predict`` and friends, and tags.
+the same parameters, input validation, metadata routing, owner of the
+reweighted model, influence call, delegation of ``predict`` and friends, and
+tags. Nothing here writes a fitted attribute: each ``fit`` does.
 """
 
-import time
 import warnings
+from dataclasses import dataclass
+from numbers import Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import get_tags
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
@@ -22,15 +25,17 @@ from sklearn.utils.metadata_routing import (
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import (
+    _check_sample_weight,
     _num_samples,
     check_is_fitted,
     column_or_1d,
     validate_data,
 )
 
-from ._objectives import NEEDS_LABELS
-from ._staging import StagedModel
-from .influence import NotPositiveDefiniteError, influence_scores, resolve_solver
+from ._objectives import NEEDS_LABELS, OBJECTIVES
+from ._staging import ReweightedModel
+from .influence import compute_influence
+from .utils._logging import progress_bar
 from .utils._validation import _check_sensitive_features
 
 
@@ -45,22 +50,50 @@ def _estimator_has(attr):
     return check
 
 
+@dataclass(frozen=True)
+class ValidationSet:
+    """The validated validation data: raw features, 0/1 labels, groups."""
+
+    X: object
+    y: np.ndarray | None
+    s: np.ndarray
+
+
 class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Shared base of the influence-reweighting classifiers (not public).
 
-    Subclasses define ``fit`` and the parameters; they rely on the attributes
-    ``estimator``, ``objective``, ``solver``, ``damping``, ``influence_params``,
-    ``influence_estimator``, ``random_state`` and ``verbose``.
+    Subclasses define ``fit`` and their own parameters, and spread
+    ``_parameter_constraints`` into theirs.
     """
 
     __metadata_request__fit = {"X_val": True, "y_val": True, "s_val": True}
 
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit", "predict"]), None],
+        "objective": [StrOptions(set(OBJECTIVES))],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "surrogate": [StrOptions({"softmax", "gumbel"})],
+        "solver": [StrOptions({"auto", "exact", "cg", "lissa"}), HasMethods(["solve"])],
+        "damping": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
+        "influence_params": [StrOptions({"all", "last_layer"}), list],
+        "influence_estimator": [HasMethods(["fit"]), None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # Short name in log records and messages ("FairIF", "IFFair").
+    _log_name = "FairIF"
+
     def _get_estimator(self):
         return LogisticRegression() if self.estimator is None else self.estimator
 
+    # ------------------------------------------------------------ validation
     def _validate_training_data(self, X, y):
-        # X is passed on untouched (a Pipeline may need its DataFrame columns);
-        # its checks are left to the wrapped estimator.
+        """Return ``(X, y, classes)``; ``X`` is passed on untouched.
+
+        A Pipeline may need X's DataFrame columns, so X's own checks are left
+        to the wrapped estimator.
+        """
         X, y = validate_data(self, X, y, skip_check_array=True)
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)  # "Unknown label type" for continuous y
@@ -70,24 +103,25 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
                 "Only binary classification is supported. The type of the target "
                 f"is {y_type} ({len(np.unique(y))} classes)."
             )
-        self.classes_ = np.unique(y)
-        return X, y
+        return X, y, np.unique(y)
+
+    def _validate_sample_weight(self, sample_weight, X):
+        sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
+        if not sample_weight.sum() > 0:
+            raise ValueError("sample_weight must contain at least one positive weight.")
+        return sample_weight
 
     def _route_fit_params(self, fit_params):
         if _routing_enabled():
             return process_routing(self, "fit", **fit_params).estimator.fit
         return fit_params
 
-    def _fit_unweighted(self, model, y_val, s_val, sample_weight):
-        """Fit with unit weights: the behaviour without a validation set."""
-        if y_val is not None or s_val is not None:
-            raise ValueError("y_val and s_val were given without X_val.")
-        with self._timed("training"):
-            self.estimator_ = model.fit(sample_weight)
-        self.sample_weight_ = np.ones(len(sample_weight))
-        return self
-
-    def _validate_validation_data(self, X, X_val, y_val, s_val):
+    def _validate_validation_data(self, X, X_val, y_val, s_val, classes):
+        """Return a :class:`ValidationSet`, or None without ``X_val``."""
+        if X_val is None:
+            if y_val is not None or s_val is not None:
+                raise ValueError("y_val and s_val were given without X_val.")
+            return None
         n_val = _num_samples(X_val)
         if s_val is None:
             raise ValueError(
@@ -105,13 +139,13 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
                 raise ValueError(
                     f"y_val has {len(y_val)} rows but X_val has {n_val}."
                 )
-            unknown = np.setdiff1d(y_val, self.classes_)
+            unknown = np.setdiff1d(y_val, classes)
             if len(unknown):
                 raise ValueError(
                     f"y_val contains labels {unknown.tolist()} not seen in y "
-                    f"(classes {self.classes_.tolist()})."
+                    f"(classes {classes.tolist()})."
                 )
-            y_val = (y_val == self.classes_[1]).astype(int)
+            y_val = (y_val == classes[1]).astype(int)
         if n_val == _num_samples(X):
             warnings.warn(
                 "X_val has as many rows as X. GridSearchCV and cross_validate "
@@ -121,45 +155,51 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
                 UserWarning,
                 stacklevel=4,  # fit, its _fit_context wrapper, caller
             )
-        return y_val, s_val
+        return ValidationSet(X_val, y_val, s_val)
 
-    def _influence_model(self, model, X, y, X_val, sample_weight):
-        if self.influence_estimator is None:
-            model.adapter_class()  # fail early, naming influence_estimator
-            return model
-        influence_model = StagedModel(
-            self.influence_estimator, X, y, X_val, sample_weight=sample_weight,
+    # ---------------------------------------------------- the models and influence
+    def _reweighted_models(self, X, y, classes, sample_weight, fit_params, X_val):
+        """Build the model to reweight and the one whose influence is computed.
+
+        They are the same object unless ``influence_estimator`` is set.
+        """
+        own = self.influence_estimator is None
+        model = ReweightedModel(
+            self._get_estimator(), X, y, classes=classes,
+            sample_weight=sample_weight, fit_params=fit_params, X_val=X_val,
+            differentiable=own and X_val is not None,
+        )
+        if own or X_val is None:
+            return model, model
+        influence_model = ReweightedModel(
+            self.influence_estimator, X, y, classes=classes,
+            sample_weight=sample_weight, X_val=X_val,
             role="influence_estimator",
         )
-        influence_model.adapter_class()
-        return influence_model
+        return model, influence_model
 
-    def _influence(self, influence_model, fitted, constraints, sample_weight,
-                   weights):
-        adapter = influence_model.adapter(
-            fitted, sample_weight * weights, **self._adapter_options()
-        )
-        solver = resolve_solver(self.solver, adapter)
-        if isinstance(self.solver, str) and "random_state" in solver.get_params():
-            solver.set_params(random_state=self.random_state)
-        auto = self.damping == "auto"
-        damping = adapter.default_damping if auto else self.damping
-        for retry in range(5 if auto else 1):
-            try:
-                with self._progress(desc="influence (iHVP)") as bar:
-                    result = influence_scores(
-                        adapter, constraints, influence_model.Xt_val, solver,
-                        damping=damping, base_weight=sample_weight,
-                        progress=None if bar is None else bar.update,
-                    )
-                break
-            except NotPositiveDefiniteError:
-                if retry == 4 or not auto:
-                    raise
-                damping *= 10.0
-        self.damping_ = damping
-        return result
+    def _adapter_options(self):
+        # Passed to the families that take them (networks).
+        return {"influence_params": self.influence_params, "verbose": self.verbose}
 
+    def _compute_influence(self, model, fitted, constraints, weights=None):
+        """One influence pass at ``fitted`` (trained with ``weights``)."""
+        adapter = model.adapter(fitted, weights, **self._adapter_options())
+        with progress_bar("influence (iHVP)", self.verbose) as bar:
+            return compute_influence(
+                adapter, constraints, model.Xt_val, self.solver,
+                damping=self.damping, base_weight=model.sample_weight,
+                random_state=self.random_state,
+                progress=None if bar is None else bar.update,
+            )
+
+    def _clear_fitted(self):
+        """Forget every fitted attribute of a previous fit."""
+        fitted = [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]
+        for name in fitted:
+            delattr(self, name)
+
+    # ----------------------------------------------------------- delegation
     def _check_predict_input(self, X):
         check_is_fitted(self)
         if not hasattr(X, "shape"):
@@ -173,21 +213,6 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
             )
         validate_data(self, X, reset=False, skip_check_array=True)
 
-    def _predict_01(self, estimator, X):
-        return (estimator.predict(X) == self.classes_[1]).astype(int)
-
-    def _adapter_options(self):
-        # Passed to the adapters that take them (the network adapter).
-        return {"influence_params": self.influence_params, "verbose": self.verbose}
-
-    def _timed(self, stage):
-        prefix = type(self).__name__.removesuffix("Classifier")
-        return _Timer(stage, self.verbose, self.stage_times_, prefix)
-
-    def _progress(self, desc):
-        return _Progress(desc, self.verbose)
-
-    # ----------------------------------------------------------- delegation
     def predict(self, X):
         """Predict class labels with the reweighted estimator.
 
@@ -201,7 +226,10 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         y_pred : ndarray of shape (n_samples,)
         """
         self._check_predict_input(X)
-        return self.estimator_.predict(X)
+        y_pred = self.estimator_.predict(X)
+        if self._encoded_labels:  # the model was trained on 0/1 targets
+            return self.classes_[np.asarray(y_pred).astype(int).ravel()]
+        return y_pred
 
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
@@ -280,40 +308,3 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         tags.input_tags.sparse = inner.input_tags.sparse
         tags.input_tags.allow_nan = inner.input_tags.allow_nan
         return tags
-
-
-class _Timer:
-    """Add a stage's wall time to ``times`` (and print it when verbose)."""
-
-    def __init__(self, stage, verbose, times, prefix="FairIF"):
-        self.stage, self.verbose, self.times = stage, verbose, times
-        self.prefix = prefix
-
-    def __enter__(self):
-        self.start = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc):
-        elapsed = time.perf_counter() - self.start
-        self.times[self.stage] = self.times.get(self.stage, 0.0) + elapsed
-        if self.verbose and exc[0] is None:
-            print(f"[{self.prefix}] {self.stage}: {elapsed:.3f}s")
-
-
-class _Progress:
-    """A tqdm bar when verbose > 1, else nothing."""
-
-    def __init__(self, desc, verbose):
-        self.desc, self.verbose = desc, verbose
-        self.bar = None
-
-    def __enter__(self):
-        if self.verbose > 1:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(desc=self.desc, unit="it", leave=False)
-        return self.bar
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.close()

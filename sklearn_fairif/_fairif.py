@@ -4,14 +4,21 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import _fit_context
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseInfluenceReweighting
-from ._objectives import OBJECTIVES, FairnessConstraints
-from ._staging import StagedModel
+from ._objectives import FairnessConstraints
 from ._weights import solve_weights
+from .utils._logging import (
+    STAGE_INFLUENCE,
+    STAGE_INITIAL,
+    STAGE_REFIT,
+    STAGE_WEIGHTS,
+    timed_stage,
+    verbose_logging,
+)
 
 # Chosen from the validation alpha paths measured on Adult, COMPAS and German
 # (see the class docstring and benchmarks/results/fairif_linear.md).
@@ -73,11 +80,13 @@ class FairIFClassifier(BaseInfluenceReweighting):
         :class:`~sklearn_fairif.influence.LissaSolver` set their options.
     damping : float or "auto", default="auto"
         Added to the diagonal of the Hessian of the mean training objective.
-        ``"auto"`` starts at 1e-4 for linear models (convex: it only guards
-        the unregularised case) and 1e-2 for networks, and multiplies it by 10
-        (up to 4 times) while the solver finds the damped Hessian not
-        positive definite, as a network's usually is away from an exact
-        minimum. The value used is ``damping_``.
+        ``"auto"`` adds none to an L2-regularised linear model (its penalty
+        already makes the Hessian positive definite, and extra damping would
+        bias the influence), starts at 1e-4 for an unregularised one and at
+        1e-2 for networks, and multiplies it by 10 (up to 4 times) while the
+        solver finds the damped Hessian not positive definite, as a
+        network's usually is away from an exact minimum. The value used for
+        ``influence_`` is ``damping_``.
     influence_params : "all", "last_layer" or list of str, default="all"
         For a skorch network: the parameters the influence is taken over (the
         others are held fixed): all trainable ones, those of the last layer
@@ -87,6 +96,21 @@ class FairIFClassifier(BaseInfluenceReweighting):
         Rounds of (influence, weights, refit). Later rounds recompute the
         influence at the refitted model to close the residual gap that the
         first-order step leaves.
+    refit_start : {"auto", "stage1", "initial"}, default="auto"
+        Where each weighted refit starts. ``"initial"``: from the estimator's
+        own initial state, as the paper does (for a pretrained network, the
+        same pretrained weights as stage 1). ``"stage1"``: from the stage-1
+        solution, and along a list of ``alpha`` (largest first) from the
+        nearest value already fitted: for a convex model the same solution,
+        within the estimator's ``tol``, in fewer iterations; for a network,
+        fine-tuning from stage 1. ``"auto"``: ``"stage1"`` for the linear
+        models, ``"initial"`` otherwise. With ``n_jobs`` running the refits in
+        parallel, each starts from stage 1.
+    n_jobs : int, default=None
+        Refits of a list of ``alpha`` run in parallel through joblib (``None``
+        means 1 unless in a :func:`joblib.parallel_config` context; ``-1``
+        means all processors). Under ``joblib.parallel_config(backend="dask")``
+        they run on a Dask cluster.
     tol : float, default=0.01
         Validation-accuracy tolerance when choosing among several ``alpha``.
     influence_estimator : estimator, default=None
@@ -114,7 +138,10 @@ class FairIFClassifier(BaseInfluenceReweighting):
     alpha_ : float
         The ``alpha`` used by ``estimator_``.
     damping_ : float
-        The damping used (last influence computation).
+        The damping of the influence at the stage-1 model (``influence_``).
+    solver_ : solver instance
+        The fitted clone of the iHVP solver (``n_iter_`` ...); ``solver`` is
+        never modified.
     constraint_names_ : list of str
         One name per constraint, e.g. ``"tpr[0] - tpr[1]"``.
     validation_gaps_ : dict of ndarray
@@ -170,19 +197,12 @@ class FairIFClassifier(BaseInfluenceReweighting):
     """
 
     _parameter_constraints = {
-        "estimator": [HasMethods(["fit", "predict"]), None],
-        "objective": [StrOptions(set(OBJECTIVES))],
+        **BaseInfluenceReweighting._parameter_constraints,
         "alpha": [Interval(Real, 0, None, closed="neither"), "array-like"],
-        "temperature": [Interval(Real, 0, None, closed="neither")],
-        "surrogate": [StrOptions({"softmax", "gumbel"})],
-        "solver": [StrOptions({"auto", "exact", "cg", "lissa"}), HasMethods(["solve"])],
-        "damping": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
-        "influence_params": [StrOptions({"all", "last_layer"}), list],
         "n_rounds": [Interval(Integral, 1, None, closed="left")],
+        "refit_start": [StrOptions({"auto", "stage1", "initial"})],
+        "n_jobs": [Integral, None],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "influence_estimator": [HasMethods(["fit"]), None],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -197,6 +217,8 @@ class FairIFClassifier(BaseInfluenceReweighting):
         damping="auto",
         influence_params="all",
         n_rounds=1,
+        refit_start="auto",
+        n_jobs=None,
         tol=0.01,
         influence_estimator=None,
         random_state=None,
@@ -211,6 +233,8 @@ class FairIFClassifier(BaseInfluenceReweighting):
         self.damping = damping
         self.influence_params = influence_params
         self.n_rounds = n_rounds
+        self.refit_start = refit_start
+        self.n_jobs = n_jobs
         self.tol = tol
         self.influence_estimator = influence_estimator
         self.random_state = random_state
@@ -248,97 +272,48 @@ class FairIFClassifier(BaseInfluenceReweighting):
         self : object
             The fitted classifier.
         """
-        X, y = self._validate_training_data(X, y)
-        sample_weight = _check_sample_weight(sample_weight, X)
-        self.stage_times_ = {}
-        model = StagedModel(
-            self._get_estimator(), X, y, X_val, self._route_fit_params(fit_params),
-            sample_weight=sample_weight,
-        )
-        if X_val is None:
-            return self._fit_unweighted(model, y_val, s_val, sample_weight)
-
-        y_val, s_val = self._validate_validation_data(X, X_val, y_val, s_val)
-        influence_model = self._influence_model(model, X, y, X_val, sample_weight)
-        constraints = FairnessConstraints(
-            self.objective, y_val, s_val, temperature=self.temperature,
-            surrogate=self.surrogate, random_state=self.random_state,
-        )
-        with self._timed("stage 1 (unweighted fit)"):
-            self.initial_estimator_ = model.fit(sample_weight)
-            initial_influence_fit = (
-                self.initial_estimator_ if influence_model is model
-                else influence_model.fit(sample_weight)
+        self._clear_fitted()
+        X, y, classes = self._validate_training_data(X, y)
+        sample_weight = self._validate_sample_weight(sample_weight, X)
+        alphas = self._validate_alphas()
+        validation = self._validate_validation_data(X, X_val, y_val, s_val, classes)
+        times = {}
+        with verbose_logging(self.verbose):
+            model, influence_model = self._reweighted_models(
+                X, y, classes, sample_weight, self._route_fit_params(fit_params),
+                X_val,
             )
-        with self._timed("influence"):
-            self.influence_, gaps = self._influence(
-                influence_model, initial_influence_fit, constraints, sample_weight,
-                np.ones(len(y)),
-            )
-        path = [
-            self._reweight(model, influence_model, constraints, sample_weight,
-                           alpha, gaps)
-            for alpha in self._alphas()
-        ]
-        self._select(path, constraints, gaps, X_val, y_val)
-        return self
+            with timed_stage(times, STAGE_INITIAL, self._log_name):
+                initial = model.fit()
+            if validation is None:
+                fitted, weights, result, path = initial, np.ones(len(y)), None, None
+            else:
+                constraints = self._constraints(validation)
+                influence_fit = initial
+                if influence_model is not model:
+                    with timed_stage(times, STAGE_INITIAL, self._log_name):
+                        influence_fit = influence_model.fit()
+                with timed_stage(times, STAGE_INFLUENCE, self._log_name):
+                    result = self._compute_influence(
+                        influence_model, influence_fit, constraints)
+                path = self._alpha_path(model, influence_model, constraints,
+                                        result, alphas, initial, times)
+                best = self._select(path, model, initial, constraints, validation)
+                fitted, weights = best["estimator"], best["weights"]
+                soft_after = self._soft_after(model, influence_model, constraints,
+                                              best, times)
 
-    # ------------------------------------------------------------ fit steps
-    def _alphas(self):
-        return [float(a) for a in np.atleast_1d(self.alpha)]
-
-    def _fit_unweighted(self, model, y_val, s_val, sample_weight):
-        super()._fit_unweighted(model, y_val, s_val, sample_weight)
-        self.initial_estimator_ = self.estimator_
-        return self
-
-    def _reweight(self, model, influence_model, constraints, sample_weight, alpha,
-                  gaps):
-        """Weights for one alpha: ``n_rounds`` of (weights, refit, influence)."""
-        weights = np.ones(len(sample_weight))
-        influence = self.influence_
-        for round_ in range(self.n_rounds):
-            if round_:
-                with self._timed("stage 2 (weighted refit)"):
-                    fitted = influence_model.fit(sample_weight * weights)
-                with self._timed("influence"):
-                    influence, gaps = self._influence(
-                        influence_model, fitted, constraints, sample_weight,
-                        weights,
-                    )
-            with self._timed("weights"):
-                weights, predicted = solve_weights(
-                    influence, gaps, alpha, current_weights=weights
-                )
-        with self._timed("stage 2 (weighted refit)"):
-            fitted = model.fit(sample_weight * weights)
-        # The surrogate after the refit, measured on the model the influence was
-        # computed for, is what the first-order prediction should match.
-        influence_fit = fitted
-        if influence_model is not model:
-            influence_fit = influence_model.fit(sample_weight * weights)
-        adapter = influence_model.adapter(
-            influence_fit, sample_weight * weights, **self._adapter_options()
-        )
-        soft_after = constraints.values(
-            adapter.decision_function(influence_model.Xt_val)
-        )
-        return {"alpha": alpha, "weights": weights, "predicted": predicted,
-                "soft_after": soft_after, "estimator": fitted}
-
-    def _select(self, path, constraints, gaps, X_val, y_val):
-        """Evaluate every alpha on the validation set and keep the chosen one."""
-        hard_before = constraints.hard_values(self._predict_01(
-            self.initial_estimator_, X_val))
-        acc_before = _accuracy(self._predict_01(self.initial_estimator_, X_val), y_val)
-        for entry in path:
-            y_pred = self._predict_01(entry["estimator"], X_val)
-            entry["hard"] = constraints.hard_values(y_pred)
-            entry["accuracy"] = _accuracy(y_pred, y_val)
-            entry["gap"] = float(np.mean(np.abs(entry["hard"])))
-        best = _choose_alpha(path, acc_before, self.tol)
-        self.estimator_ = best["estimator"]
-        self.sample_weight_ = best["weights"]
+        self.classes_ = classes
+        self._encoded_labels = model.encoded
+        self.stage_times_ = times
+        self.initial_estimator_ = initial
+        self.estimator_ = fitted
+        self.sample_weight_ = weights
+        if validation is None:
+            return self
+        self.influence_ = result.influence
+        self.damping_ = result.damping
+        self.solver_ = result.solver
         self.alpha_ = best["alpha"]
         self.constraint_names_ = list(constraints.names)
         self.cv_results_ = {
@@ -348,17 +323,134 @@ class FairIFClassifier(BaseInfluenceReweighting):
             "val_gaps": [e["hard"] for e in path],
         }
         self.validation_gaps_ = {
-            "before": gaps,
+            "before": result.gaps,
             "predicted": best["predicted"],
-            "after": best["soft_after"],
-            "hard_before": hard_before,
+            "after": soft_after,
+            "hard_before": path[0]["hard_before"],
             "hard_after": best["hard"],
         }
+        return self
+
+    # ------------------------------------------------------------ fit steps
+    def _validate_alphas(self):
+        """``alpha`` as a non-empty list of positive finite floats."""
+        values = np.asarray(self.alpha, dtype=object)
+        if values.ndim > 1:
+            raise ValueError(
+                f"alpha must be a positive float or a flat list of them, got "
+                f"{self.alpha!r}."
+            )
+        values = np.atleast_1d(values)
+        if values.size == 0:
+            raise ValueError("alpha is an empty list; give at least one value.")
+        alphas = []
+        for value in values:
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
+                raise TypeError(
+                    f"alpha must hold real numbers, got {value!r} in {self.alpha!r}."
+                )
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(
+                    f"alpha must be positive and finite, got {value!r} in "
+                    f"{self.alpha!r}."
+                )
+            alphas.append(float(value))
+        return alphas
+
+    def _constraints(self, validation):
+        return FairnessConstraints(
+            self.objective, validation.y, validation.s,
+            temperature=self.temperature, surrogate=self.surrogate,
+            random_state=self.random_state,
+        )
+
+    def _alpha_path(self, model, influence_model, constraints, result, alphas,
+                    initial, times):
+        """One path entry per alpha, in the order of ``alphas``.
+
+        Sequentially, the refits run from the largest alpha (weights nearest
+        1) to the smallest, each warm-started from the previous one when
+        ``refit_start`` allows; in parallel, each from stage 1.
+        """
+        warm = self.refit_start == "stage1" or (
+            self.refit_start == "auto" and model.convex)
+        order = sorted(range(len(alphas)), key=lambda i: -alphas[i])
+        start = initial if warm else None
+        args = (model, influence_model, constraints, result)
+        if len(alphas) > 1 and effective_n_jobs(self.n_jobs) > 1:
+            done = Parallel(n_jobs=self.n_jobs)(
+                delayed(self._reweight)(*args, alphas[i], start) for i in order)
+        else:
+            done = []
+            for i in order:
+                done.append(self._reweight(*args, alphas[i], start))
+                start = done[-1][0]["estimator"] if warm else None
+        path = [None] * len(alphas)
+        for i, (entry, entry_times) in zip(order, done, strict=True):
+            path[i] = entry
+            for stage, seconds in entry_times.items():
+                times[stage] = times.get(stage, 0.0) + seconds
+        return path
+
+    def _reweight(self, model, influence_model, constraints, result, alpha,
+                  warm_from):
+        """Weights for one alpha: ``n_rounds`` of (weights, refit, influence).
+
+        Returns the path entry and the time spent per stage (joblib workers
+        cannot add to the caller's dict).
+        """
+        times = {}
+        weights = np.ones(len(model.sample_weight))
+        influence, gaps = result.influence, result.gaps
+        for round_ in range(self.n_rounds):
+            if round_:
+                with timed_stage(times, STAGE_REFIT, self._log_name, alpha=alpha):
+                    fitted = influence_model.fit(weights)
+                with timed_stage(times, STAGE_INFLUENCE, self._log_name):
+                    later = self._compute_influence(
+                        influence_model, fitted, constraints, weights)
+                influence, gaps = later.influence, later.gaps
+            with timed_stage(times, STAGE_WEIGHTS, self._log_name):
+                weights, predicted = solve_weights(
+                    influence, gaps, alpha, current_weights=weights
+                )
+        with timed_stage(times, STAGE_REFIT, self._log_name, alpha=alpha):
+            fitted = model.fit(weights, warm_from=warm_from)
+        entry = {"alpha": alpha, "weights": weights, "predicted": predicted,
+                 "estimator": fitted}
+        return entry, times
+
+    def _select(self, path, model, initial, constraints, validation):
+        """Score every alpha's refit on the validation set; return the chosen."""
+        y_before = model.validation_predictions(initial)
+        hard_before = constraints.hard_values(y_before)
+        acc_before = _accuracy(y_before, validation.y)
+        for entry in path:
+            y_pred = model.validation_predictions(entry["estimator"])
+            entry["hard_before"] = hard_before
+            entry["hard"] = constraints.hard_values(y_pred)
+            entry["accuracy"] = _accuracy(y_pred, validation.y)
+            entry["gap"] = float(np.mean(np.abs(entry["hard"])))
+        return _choose_alpha(path, acc_before, self.tol)
+
+    def _soft_after(self, model, influence_model, constraints, best, times):
+        """Soft constraint values after the chosen refit.
+
+        Measured on the model the influence was computed for, since that is
+        what the first-order prediction should match: with
+        ``influence_estimator``, one more refit of it (for the chosen alpha
+        only).
+        """
+        fitted = best["estimator"]
+        if influence_model is not model:
+            with timed_stage(times, STAGE_REFIT, self._log_name,
+                             alpha=best["alpha"]):
+                fitted = influence_model.fit(best["weights"])
+        return constraints.values(influence_model.validation_margins(fitted))
 
 
 def _accuracy(y_pred01, y_val):
     return np.nan if y_val is None else float(np.mean(y_pred01 == y_val))
-
 
 def _choose_alpha(path, acc_before, tol):
     """Smallest validation gap among alphas within ``tol`` of the base accuracy."""

@@ -36,7 +36,8 @@ def test_without_validation_set_equals_plain_fit(biased_split):
 
 
 def test_weights_mean_one_nonnegative_and_used_in_refit(biased_split):
-    clf = _fit(FairIFClassifier(LogisticRegression(C=0.5)), biased_split)
+    clf = _fit(FairIFClassifier(LogisticRegression(C=0.5), refit_start="initial"),
+               biased_split)
     w = clf.sample_weight_
     assert w.min() >= 0 and abs(w.mean() - 1) < 1e-9 and w.std() > 0.01
     X, y = biased_split[:2]
@@ -64,7 +65,8 @@ def test_reweighting_lowers_validation_and_test_gaps(biased_split):
 def test_user_sample_weight_multiplies(biased_split):
     X, y = biased_split[:2]
     sw = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
-    clf = _fit(FairIFClassifier(), biased_split, sample_weight=sw)
+    clf = _fit(FairIFClassifier(refit_start="initial"), biased_split,
+               sample_weight=sw)
     ref0 = LogisticRegression().fit(X, y, sample_weight=sw)
     assert_allclose(clf.initial_estimator_.coef_, ref0.coef_, rtol=1e-6)
     ref = LogisticRegression().fit(X, y, sample_weight=sw * clf.sample_weight_)
@@ -404,8 +406,12 @@ def test_no_warnings_on_clean_fit(biased_split):
 
 
 def test_auto_damping_for_linear_models(biased_split):
+    # No damping on top of an L2 penalty; 1e-4 guards the unregularised case.
     clf = _fit(FairIFClassifier(), biased_split)
-    assert clf.damping_ == 1e-4
+    assert clf.damping_ == 0.0
+    unregularised = _fit(FairIFClassifier(LogisticRegression(C=np.inf)),
+                         biased_split)
+    assert unregularised.damping_ == 1e-4
     fixed = _fit(FairIFClassifier(damping=0.5), biased_split)
     assert fixed.damping_ == 0.5
     # Heavier damping shrinks the influences (H + lambda I grows).
@@ -442,3 +448,91 @@ def test_default_lowers_test_aod_on_compas():
         after.append(average_odds_difference(
             y_te, clf.predict(X_te), sensitive_features=s_te))
     assert np.mean(after) < np.mean(before) - 0.01, (before, after)
+
+
+# ------------------------------------------------- owner, service, logging
+def test_user_solver_is_not_mutated(biased_split):
+    from sklearn_fairif.influence import CGSolver, LissaSolver
+
+    for solver in (CGSolver(tol=1e-8), LissaSolver(depth=50, random_state=0)):
+        before = dict(vars(solver))
+        clf = _fit(FairIFClassifier(solver=solver, damping=1e-3), biased_split)
+        assert vars(solver) == before
+        assert clf.solver_ is not solver
+        assert clf.solver_.get_params() == solver.get_params()
+
+
+def test_hessian_samples_reachable_from_the_estimator(biased_split):
+    from sklearn_fairif.influence import CGSolver
+
+    full = _fit(FairIFClassifier(solver=CGSolver(tol=1e-10)), biased_split)
+    sub = _fit(FairIFClassifier(solver=CGSolver(tol=1e-10, hessian_samples=300)),
+               biased_split)
+    # A 300-row Hessian estimate moves the influence, but not its direction.
+    assert not np.allclose(sub.influence_, full.influence_)
+    r = np.corrcoef(sub.influence_[:, 0], full.influence_[:, 0])[0, 1]
+    assert r > 0.9
+
+
+def test_stage_records_are_structured_and_leave_no_handler(biased_split, caplog):
+    import logging
+
+    logger = logging.getLogger("sklearn_fairif")
+    handlers = list(logger.handlers)
+    with caplog.at_level(logging.INFO, logger="sklearn_fairif"):
+        clf = _fit(FairIFClassifier(alpha=[0.1, 1.0], verbose=1), biased_split)
+    events = [r.fairif for r in caplog.records if hasattr(r, "fairif")]
+    stages = [e["stage"] for e in events if e["event"] == "stage_end"]
+    assert stages.count("stage 2 (weighted refit)") == 2
+    assert {e.get("alpha") for e in events if "alpha" in e} == {0.1, 1.0}
+    assert all(e["estimator"] == "FairIF" for e in events)
+    assert logger.handlers == handlers
+    assert set(clf.stage_times_) == {"stage 1 (unweighted fit)", "influence",
+                                     "weights", "stage 2 (weighted refit)"}
+    pickle.dumps(clf)
+
+
+def test_refit_without_validation_forgets_the_previous_fit(biased_split):
+    clf = _fit(FairIFClassifier(), biased_split)
+    assert hasattr(clf, "alpha_")
+    clf.fit(*biased_split[:2])
+    for name in ("alpha_", "influence_", "validation_gaps_", "cv_results_",
+                 "damping_", "solver_", "constraint_names_"):
+        assert not hasattr(clf, name), name
+    assert_array_equal(clf.sample_weight_, np.ones(len(biased_split[1])))
+
+
+def test_influence_estimator_refit_is_timed(biased_split):
+    est = HistGradientBoostingClassifier(max_iter=5)
+    clf = _fit(FairIFClassifier(est, alpha=[0.1, 1.0],
+                                influence_estimator=LogisticRegression()),
+               biased_split)
+    assert clf.stage_times_["stage 2 (weighted refit)"] > 0
+    assert clf.validation_gaps_["after"].shape == (2,)
+
+
+# --------------------------------------------------------- warm refits, n_jobs
+def test_warm_refits_equal_cold_ones_at_a_tight_tol(biased_split):
+    est = LogisticRegression(tol=1e-10, max_iter=10_000)
+    alphas = [0.01, 0.1, 1.0]
+    warm = _fit(FairIFClassifier(est, alpha=alphas), biased_split)
+    cold = _fit(FairIFClassifier(est, alpha=alphas, refit_start="initial"),
+                biased_split)
+    assert_allclose(warm.estimator_.coef_, cold.estimator_.coef_, rtol=1e-6)
+    assert warm.alpha_ == cold.alpha_
+    assert_allclose(warm.cv_results_["val_gap"], cold.cv_results_["val_gap"])
+    # Started next to the answer, the refit needs fewer iterations.
+    assert warm.estimator_.n_iter_[0] < cold.estimator_.n_iter_[0]
+    assert est.get_params()["warm_start"] is False
+
+
+def test_parallel_alpha_path_equals_serial(biased_split):
+    alphas = [0.01, 0.1, 1.0]
+    serial = _fit(FairIFClassifier(alpha=alphas, refit_start="initial"),
+                  biased_split)
+    parallel = _fit(FairIFClassifier(alpha=alphas, refit_start="initial",
+                                     n_jobs=2), biased_split)
+    assert_allclose(parallel.sample_weight_, serial.sample_weight_)
+    assert_allclose(parallel.estimator_.coef_, serial.estimator_.coef_)
+    assert parallel.cv_results_["alpha"] == alphas
+    assert parallel.stage_times_["stage 2 (weighted refit)"] > 0

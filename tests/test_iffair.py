@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_fairif import IFFairClassifier
-from sklearn_fairif._iffair import _costliest, iffair_step, project_weights
+from sklearn_fairif._iffair_rule import _costliest, iffair_step, project_weights
 from sklearn_fairif._objectives import FairnessConstraints, stack_constraints
 from sklearn_fairif.metrics import average_odds_difference
 
@@ -471,3 +471,19 @@ def test_skorch_net_lowers_test_aod(biased_split, variant, one_thread):
                                     sensitive_features=s_test)
     print(f"{variant}: test AOD {before:.3f} -> {after:.3f}")
     assert after < 0.8 * before
+
+
+@pytest.mark.parametrize("scale", [1e-20, 1e20])
+def test_projection_keeps_mean_one_for_extreme_scales(scale):
+    # A step of exp(+-50) (uniform variant, step_size=50) used to lose mean 1.
+    w = scale * np.exp(50 * np.sign(np.random.default_rng(0).normal(size=1000)))
+    p = project_weights(w, 0.0, 10.0)
+    assert abs(p.mean() - 1) < 1e-12
+    assert p.min() >= 0 and p.max() <= 10
+
+
+def test_large_uniform_steps_keep_mean_one(biased_split):
+    clf = _fit(IFFairClassifier(variant="uniform", step_size=50, n_updates=3,
+                                utility_tolerance=None), biased_split)
+    assert abs(clf.sample_weight_.mean() - 1) < 1e-9
+    assert np.all(np.abs(clf.weight_trajectory_.mean(axis=1) - 1) < 1e-9)

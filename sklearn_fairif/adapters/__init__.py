@@ -1,15 +1,34 @@
-"""Model-family adapters: one per family, behind a common protocol.
+"""Model-family adapters: one per family, behind the :class:`InfluenceAdapter` protocol.
 
-The linear adapter is pure NumPy/SciPy; the torch/skorch adapter imports torch
-only when a network is actually wrapped.
+The linear adapter is pure NumPy/SciPy; the skorch adapter imports torch only
+when a network is actually wrapped (``SkorchAdapter`` is loaded on first access).
 """
 
-from ._base import check_accepts_sample_weight, fit_weighted, get_adapter
 from ._linear import LinearAdapter
+from ._protocol import InfluenceAdapter, ModelFamily
+from ._registry import (
+    check_accepts_sample_weight,
+    fit_weighted,
+    get_adapter_class,
+    make_adapter,
+)
 
 __all__ = [
+    "InfluenceAdapter",
     "LinearAdapter",
+    "ModelFamily",
+    "SkorchAdapter",
     "check_accepts_sample_weight",
     "fit_weighted",
-    "get_adapter",
+    "get_adapter_class",
+    "make_adapter",
 ]
+
+
+def __getattr__(name):
+    # Lazy: importing the skorch adapter imports torch.
+    if name == "SkorchAdapter":
+        from ._torch import SkorchAdapter
+
+        return SkorchAdapter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

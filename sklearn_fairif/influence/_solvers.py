@@ -17,7 +17,7 @@ from scipy.linalg import LinAlgError, cho_factor, cho_solve
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 
 class NotPositiveDefiniteError(ValueError):
@@ -91,22 +91,58 @@ class CGSolver(BaseEstimator):
         right-hand side's norm.
     max_iter : int, default=200
         Iteration cap; a ``ConvergenceWarning`` is issued when it is reached.
+    hessian_samples : int, None or "auto", default="auto"
+        Estimate the Hessian on a fixed random subset of this many training
+        rows (the same rows in every iteration); the gradients and the
+        per-sample influences still use every row. ``None`` uses all rows;
+        ``"auto"`` leaves the choice to the model family (all rows for linear
+        models, a subsample for networks: see the adapter's
+        ``default_hessian_samples``).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the ``hessian_samples`` subset (``None``: seed 0, so that
+        repeated fits agree).
+
+    Attributes
+    ----------
+    n_iter_ : int
+        Iterations of the last solve.
 
     Examples
     --------
     >>> from sklearn_fairif.influence import CGSolver
-    >>> CGSolver(tol=1e-8, max_iter=500)
-    CGSolver(max_iter=500, tol=1e-08)
+    >>> CGSolver(tol=1e-8, max_iter=500, hessian_samples=5000)
+    CGSolver(hessian_samples=5000, max_iter=500, tol=1e-08)
     """
 
     _parameter_constraints = {
         "tol": [Interval(numbers.Real, 0, None, closed="neither")],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "hessian_samples": [
+            Interval(numbers.Integral, 1, None, closed="left"), None,
+            StrOptions({"auto"}),
+        ],
+        "random_state": ["random_state"],
     }
 
-    def __init__(self, tol=1e-6, max_iter=200):
+    def __init__(self, tol=1e-6, max_iter=200, hessian_samples="auto",
+                 random_state=None):
         self.tol = tol
         self.max_iter = max_iter
+        self.hessian_samples = hessian_samples
+        self.random_state = random_state
+
+    def _hessian_batch(self, adapter):
+        """Training rows of every HVP: ``None`` (all, or the adapter's default).
+
+        With ``"auto"`` the adapter's own default applies: an adapter that
+        subsamples by itself (a network's) is left to do so.
+        """
+        size = self.hessian_samples
+        if size == "auto" or size is None or size >= adapter.n_samples:
+            return None
+        seed = 0 if self.random_state is None else self.random_state
+        rng = check_random_state(seed)
+        return np.sort(rng.choice(adapter.n_samples, size, replace=False))
 
     def solve(self, adapter, b, damping=0.0, progress=None):
         """Return ``(H + damping I)^-1 b`` for ``b`` of shape (P, k).
@@ -127,6 +163,7 @@ class CGSolver(BaseEstimator):
         u : array of shape (P, k)
         """
         self._validate_params()
+        batch = self._hessian_batch(adapter)
         x, r, p = b * 0.0, b, b
         rr = _col_dot(r, r)
         stop = (self.tol**2) * rr
@@ -135,7 +172,7 @@ class CGSolver(BaseEstimator):
             active = rr > stop
             if not bool(active.any()):
                 break
-            Ap = adapter.hvp(p) + damping * p
+            Ap = adapter.hvp(p, batch=batch) + damping * p
             pAp = _col_dot(p, Ap)
             if bool(((pAp <= 0) & active).any()):
                 raise NotPositiveDefiniteError(
@@ -276,12 +313,3 @@ def _largest_eigenvalue(adapter, b, rng, n_iter=30):
         eig = float((w * v).sum()) / float((v * v).sum())
         v = w / float((w * w).sum()) ** 0.5
     return eig
-
-
-def resolve_solver(solver, adapter):
-    """Turn the ``solver`` parameter into a solver instance for ``adapter``."""
-    if not isinstance(solver, str):
-        return solver
-    if solver == "auto":
-        solver = adapter.default_solver
-    return {"exact": ExactSolver, "cg": CGSolver, "lissa": LissaSolver}[solver]()

@@ -22,6 +22,7 @@ Events and their extra fields:
 
 import contextlib
 import logging
+import sys
 import time
 
 logger = logging.getLogger("sklearn_fairif")
@@ -62,7 +63,10 @@ def timed_stage(times, stage, estimator, **fields):
 
 @contextlib.contextmanager
 def verbose_logging(verbose):
-    """While fitting with ``verbose > 0``, print the package's records to stderr.
+    """While fitting with ``verbose > 0``, print the package's records.
+
+    They go to standard output, where scikit-learn's own ``verbose`` output
+    goes.
 
     ``verbose=1`` shows stages (INFO); ``verbose >= 2`` also epochs and
     iterations (DEBUG). The handler is removed afterwards, so nothing of it
@@ -71,7 +75,7 @@ def verbose_logging(verbose):
     if not verbose:
         yield
         return
-    handler = logging.StreamHandler()
+    handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(message)s"))
     level = logging.INFO if verbose == 1 else logging.DEBUG
     handler.setLevel(level)
@@ -84,3 +88,18 @@ def verbose_logging(verbose):
     finally:
         logger.removeHandler(handler)
         logger.setLevel(previous)
+
+
+@contextlib.contextmanager
+def progress_bar(desc, verbose):
+    """Yield a tqdm bar when ``verbose > 1``, else ``None``."""
+    if verbose <= 1:
+        yield None
+        return
+    from tqdm.auto import tqdm
+
+    bar = tqdm(desc=desc, unit="it", leave=False)
+    try:
+        yield bar
+    finally:
+        bar.close()

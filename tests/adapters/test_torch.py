@@ -27,7 +27,7 @@ from torch.func import functional_call, grad, vmap  # noqa: E402
 
 from sklearn_fairif import FairIFClassifier  # noqa: E402
 from sklearn_fairif._objectives import FairnessConstraints  # noqa: E402
-from sklearn_fairif.adapters import get_adapter  # noqa: E402
+from sklearn_fairif.adapters import get_adapter_class  # noqa: E402
 from sklearn_fairif.adapters._torch import SkorchAdapter  # noqa: E402
 from sklearn_fairif.influence import (  # noqa: E402
     CGSolver,
@@ -594,10 +594,11 @@ def test_verbose_shows_progress(biased_split, capsys):
 # ----------------------------------------------------------------- errors
 def test_unsupported_criterion_and_heads():
     with pytest.raises(ValueError, match="criterion=BCEWithLogitsLoss or BCELoss"):
-        get_adapter(NeuralNetBinaryClassifier(nn.Linear, criterion=nn.MSELoss))
+        get_adapter_class(NeuralNetBinaryClassifier(nn.Linear, criterion=nn.MSELoss))
     with pytest.raises(ValueError, match="CrossEntropyLoss or NLLLoss"):
-        get_adapter(NeuralNetClassifier(nn.Linear, criterion=nn.BCEWithLogitsLoss()))
-    assert get_adapter(NeuralNetClassifier(nn.Linear)) is SkorchAdapter
+        get_adapter_class(
+            NeuralNetClassifier(nn.Linear, criterion=nn.BCEWithLogitsLoss()))
+    assert get_adapter_class(NeuralNetClassifier(nn.Linear)) is SkorchAdapter
     X, y = _data()
     net = _net("two", _mlp(4, 3), max_epochs=1)
     net.fit(X, y)

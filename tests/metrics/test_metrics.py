@@ -264,8 +264,9 @@ def test_sensitive_features_is_keyword_only():
 # ----------------------------------------------------------------- docstrings
 
 
-@pytest.mark.parametrize("module", ["_metrics", "_report", "_scorers", "_validation"])
+@pytest.mark.parametrize("module", ["metrics._metrics", "metrics._report",
+                                    "metrics._scorers", "utils._validation"])
 def test_docstring_examples(module):
-    mod = importlib.import_module(f"sklearn_fairif.metrics.{module}")
+    mod = importlib.import_module(f"sklearn_fairif.{module}")
     result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0

@@ -1,0 +1,106 @@
+"""The adapter protocol: what the influence machinery needs from a model family.
+
+An adapter wraps one *fitted* model together with its training data and exposes
+the quantities of the maths (DESIGN §2) without the influence code knowing the
+model type. The solvers and :func:`~sklearn_fairif.influence.compute_influence`
+talk to models only through this protocol.
+
+Adding a model family
+---------------------
+1. Write ``adapters/_<family>.py`` with a class that implements
+   :class:`InfluenceAdapter` (the instance side) and the class-level hooks of
+   :class:`ModelFamily` (``supports``, ``check_estimator``, ``fit``).
+2. Add one line to ``_FAMILIES`` in ``adapters/_registry.py``: the module and
+   class name, plus a cheap predicate when importing the module is costly
+   (torch, say), so that ``import sklearn_fairif`` stays light.
+3. Test it against finite differences and refits (``tests/adapters/``).
+"""
+
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class InfluenceAdapter(Protocol):
+    """One fitted model and its training data, as the influence code sees it.
+
+    Attributes
+    ----------
+    n_samples : int
+        Training-set size ``n``.
+    n_params : int
+        Number of parameters ``P`` the influence is taken over.
+    default_solver : {"exact", "cg", "lissa"}
+        What ``solver="auto"`` resolves to.
+    default_damping : float
+        Where ``damping="auto"`` starts.
+    default_hessian_samples : int or None
+        Rows of the subsample ``hvp`` estimates the Hessian on when called
+        without ``batch`` (what a solver's ``hessian_samples="auto"`` gets);
+        ``None`` means every row.
+    """
+
+    n_samples: int
+    n_params: int
+    default_solver: str
+    default_damping: float
+    default_hessian_samples: int | None
+
+    def decision_function(self, X):
+        """Binary margins ``z`` (the positive class's logit), NumPy (m,)."""
+
+    def logit_vjp(self, X, G):
+        """``sum_j G[j, c] * grad_theta z_j`` per column: shape (P, k).
+
+        With ``G = dg/dz`` this is the parameter gradient of each validation
+        constraint. Returned in the adapter's array type.
+        """
+
+    def hvp(self, V, batch=None):
+        """``H @ V`` (P × k) for the mean training objective's Hessian.
+
+        The regulariser is included. ``batch`` (training-row indices) gives the
+        estimate on those rows only: LiSSA's mini-batches and the solvers'
+        fixed ``hessian_samples`` subset, which is passed unchanged to every
+        call so that an adapter may cache its rows.
+        """
+
+    def hessian(self):
+        """Dense ``H`` (P × P), for the exact solver (small P only)."""
+
+    def grad_dot(self, U):
+        """``grad ell_i . U[:, c]`` for every training row, NumPy (n, k).
+
+        One pass over the data, never an n × P matrix. ``ell_i`` includes the
+        model's own per-sample scaling (``class_weight``) but not the sample
+        weights the adapter was built with: those enter the Hessian only.
+        """
+
+    def to_numpy(self, a):
+        """Return ``a`` as a NumPy array (moved off the device)."""
+
+    def from_numpy(self, a):
+        """Return ``a`` in the adapter's array type (on the model's device)."""
+
+
+class ModelFamily(Protocol):
+    """The class-level hooks of an adapter class (one per model family).
+
+    ``influence_dot(U)`` is an optional instance method: the derivative of the
+    weighted training gradient with respect to each sample's weight, dotted
+    with ``U``; it defaults to ``grad_dot`` and differs only when the model
+    rescales samples as a function of the weights (balanced class weights).
+    ``prepare_fit_data(estimator, X, y01)`` is an optional hook that turns the
+    0/1 targets and the inputs into what the family's ``fit`` expects.
+    """
+
+    @staticmethod
+    def supports(estimator):
+        """Whether the (unfitted) estimator belongs to this family."""
+
+    @staticmethod
+    def check_estimator(estimator):
+        """Raise a clear error for settings without a smooth loss."""
+
+    @staticmethod
+    def fit(estimator, X, y, sample_weight, **fit_params):
+        """Fit a clone of ``estimator`` (never mutated) with ``sample_weight``."""
