@@ -172,6 +172,8 @@ class FairIF(_Method):
         Reuses the fitted ``FairIFClassifier``'s influence (``influence_``,
         ``validation_gaps_["before"]``) and makes one weighted refit per alpha,
         as an alpha list does inside the estimator; nothing is chosen here.
+        The refits start cold; the estimator may warm-start its own, which
+        agrees within the solver's ``tol``.
         """
         clf = self.clf_
         prepared = Prepared(self.estimator, X, y)

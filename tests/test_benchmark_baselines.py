@@ -151,3 +151,17 @@ def test_gap_penalty_shrinks_the_gaps_it_penalises(bl, split, groups):
         gaps.append(np.abs(constraints.values(Z @ method.theta_)).sum())
     assert method.uses_train_groups == (groups == "train")
     assert gaps[1] < 0.5 * gaps[0]
+
+
+def test_fairif_curve_refits_what_the_estimator_fits(bl, split):
+    # The curve refits cold; FairIFClassifier may warm-start its refit, which
+    # agrees within the solver's tolerance (a handful of test predictions).
+    X_tr, y_tr, s_tr, X_val, y_val, s_val = _fit_args(split)
+    X_te = split[2]
+    method = bl.FairIF(_model(), alpha=0.3).fit(X_tr, y_tr, s_tr, X_val, y_val,
+                                                 s_val)
+    erm = bl.ERM(_model()).fit(X_tr, y_tr).predict(X_te)
+    at_03, at_3 = method.curve(X_tr, y_tr, X_te, [0.3, 3.0])
+    assert np.mean(at_03 == method.predict(X_te)) > 0.99
+    assert not np.array_equal(at_03, erm)  # the weights did change the model
+    assert np.mean(at_3 != erm) <= np.mean(at_03 != erm)  # larger alpha: closer
