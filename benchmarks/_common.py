@@ -35,11 +35,14 @@ TRAIN_GROUPS = frozenset({"Kamiran & Calders", "ExpGrad (EqualizedOdds)"})
 ALPHAS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.12, 0.15, 0.2, 0.3, 1.0, 3.0, 10.0)
 COLORS = {
     "ERM": "black", "FairIF (default alpha)": "tab:red",
-    "FairIF (alpha on val)": "tab:red", "Li & Liu": "tab:blue", "JTT": "tab:green",
+    "FairIF (alpha on val)": "tab:red", "FairIF (7 alphas)": "tab:pink",
+    "FairIF (7 alphas, n_jobs=2)": "tab:brown", "Li & Liu": "tab:blue",
+    "JTT": "tab:green",
     "Kamiran & Calders": "tab:purple", "ExpGrad (EqualizedOdds)": "tab:orange",
 }
 MARKERS = {
     "ERM": "o", "FairIF (default alpha)": "*", "FairIF (alpha on val)": "P",
+    "FairIF (7 alphas)": "P", "FairIF (7 alphas, n_jobs=2)": "X",
     "Li & Liu": "s", "JTT": "^", "Kamiran & Calders": "D",
     "ExpGrad (EqualizedOdds)": "v",
 }
