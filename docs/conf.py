@@ -3,7 +3,8 @@
 Build with ``make docs`` from the repository root (warnings are errors). The
 build is offline: no intersphinx, the gallery examples use bundled or
 synthetic data. ``_build_ext.py`` runs ``fairif demo`` for the quick start and
-renders ``benchmarks/results/*.md`` for the benchmarks page.
+gathers ``benchmarks/results/*.md`` for the benchmarks page; MyST parses the
+Markdown.
 """
 
 import os
@@ -20,7 +21,8 @@ sys.path.insert(0, str(DOCS.parent))  # document the checkout, not an install
 sys.path.insert(0, str(DOCS))  # _gallery_order, _build_ext
 
 import sklearn_fairif  # noqa: E402
-from sklearn_fairif._fairif import DEFAULT_ALPHA  # noqa: E402
+
+DEFAULT_ALPHA = sklearn_fairif.FairIFClassifier().get_params()["alpha"]
 
 project = "sklearn-fairif"
 author = "sklearn-fairif developers"
@@ -33,15 +35,22 @@ extensions = [
     "sphinx.ext.mathjax",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
+    "myst_parser",
     "_build_ext",
 ]
 
 templates_path = ["_templates"]
-# benchmark_results.rst is included by benchmarks.rst, not a page of its own.
-exclude_patterns = ["_build", "generated/cli/**", "generated/benchmark_results.rst"]
+# benchmarks.md is included by benchmarks.rst, not a page of its own.
+exclude_patterns = ["_build", "generated/cli/**", "benchmarks.md"]
 default_role = "literal"
 root_doc = "index"
 rst_prolog = f".. |default_alpha| replace:: ``alpha={DEFAULT_ALPHA:g}``\n"
+
+# -- Markdown (benchmarks.md and benchmarks/results/*.md) ------------------
+# Only what those files use: CommonMark, pipe tables and images. Headings get
+# no anchors of their own (the result files are linked by label).
+myst_enable_extensions = []
+myst_heading_anchors = 0
 
 # -- API reference -------------------------------------------------------------
 autosummary_generate = True

@@ -10,7 +10,8 @@ training, by each sample's influence disparity between the validation groups.
 
 from ._fairif import FairIFClassifier
 from ._iffair import IFFairClassifier
+from ._validation_set import ValidationSet
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["FairIFClassifier", "IFFairClassifier", "__version__"]
+__all__ = ["FairIFClassifier", "IFFairClassifier", "ValidationSet", "__version__"]

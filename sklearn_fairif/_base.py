@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from numbers import Real
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import get_tags
@@ -34,9 +35,72 @@ from sklearn.utils.validation import (
 
 from ._objectives import NEEDS_LABELS, OBJECTIVES
 from ._staging import ReweightedModel
+from ._validation_set import ValidationSet
 from .influence import compute_influence
 from .utils._logging import progress_bar
-from .utils._validation import _check_sensitive_features
+from .utils._validation import (
+    check_binary_target,
+    check_cells,
+    check_groups,
+    check_sample_weight_nonneg,
+)
+
+
+def _unique_labels(values, name):
+    """Sorted distinct labels; one clear error for labels of mixed types."""
+    try:
+        return np.unique(values)
+    except TypeError:
+        kinds = sorted({type(v).__name__ for v in np.asarray(values, dtype=object)})
+        raise TypeError(
+            f"{name} mixes labels of different types ({', '.join(kinds)}); use "
+            "one type (e.g. all strings or all integers)."
+        ) from None
+
+
+def _num_features(X):
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) == 2:
+        return shape[1]
+    return None
+
+
+def _check_same_columns(X, X_val):
+    """X_val must have X's columns (number, and names for DataFrames)."""
+    n_X, n_val = _num_features(X), _num_features(X_val)
+    if n_X is not None and n_val is not None and n_X != n_val:
+        raise ValueError(
+            f"X_val has {n_val} features but X has {n_X}; the validation data "
+            "must have the training data's columns."
+        )
+    columns, val_columns = getattr(X, "columns", None), getattr(X_val, "columns", None)
+    if columns is not None and val_columns is not None and list(columns) != list(
+            val_columns):
+        missing = [c for c in columns if c not in set(val_columns)]
+        raise ValueError(
+            "X_val's columns differ from X's"
+            + (f" (missing: {missing[:5]})" if missing else " (order)")
+            + "; the validation data must have the training data's columns."
+        )
+
+
+def _check_finite_features(X, name):
+    """Raise naming ``name`` when numeric features hold NaN or infinity."""
+    if sparse.issparse(X):
+        values = X.data
+    elif isinstance(X, np.ndarray):
+        values = X
+    elif hasattr(X, "to_numpy") and hasattr(X, "dtypes"):  # a DataFrame
+        values = X.select_dtypes("number").to_numpy(dtype=float)
+    else:
+        return  # tensors, dicts of inputs: left to the model family
+    if values.dtype.kind not in "fc" or np.isfinite(values).all():
+        return
+    bad = "NaN" if np.isnan(values).any() else "infinite values"
+    raise ValueError(
+        f"{name} contains {bad} (after the estimator's preprocessing, if any); "
+        "impute or drop them, e.g. with a SimpleImputer step in a Pipeline."
+    )
 
 
 def _estimator_has(attr):
@@ -51,7 +115,7 @@ def _estimator_has(attr):
 
 
 @dataclass(frozen=True)
-class ValidationSet:
+class _Validated:
     """The validated validation data: raw features, 0/1 labels, groups."""
 
     X: object
@@ -66,7 +130,8 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
     ``_parameter_constraints`` into theirs.
     """
 
-    __metadata_request__fit = {"X_val": True, "y_val": True, "s_val": True}
+    __metadata_request__fit = {"X_val": True, "y_val": True, "s_val": True,
+                               "validation_set": True}
 
     _parameter_constraints = {
         "estimator": [HasMethods(["fit", "predict"]), None],
@@ -92,43 +157,76 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         """Return ``(X, y, classes)``; ``X`` is passed on untouched.
 
         A Pipeline may need X's DataFrame columns, so X's own checks are left
-        to the wrapped estimator.
+        to the wrapped estimator (and to :meth:`_check_transformed`).
         """
         X, y = validate_data(self, X, y, skip_check_array=True)
+        if _num_samples(X) == 0:
+            raise ValueError("X is empty: fit needs at least two training rows.")
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)  # "Unknown label type" for continuous y
         y_type = type_of_target(y, input_name="y", raise_unknown=True)
-        if y_type != "binary":
+        classes = _unique_labels(y, "y")
+        if y_type != "binary" or len(classes) != 2:
+            if len(classes) == 1:
+                raise ValueError(
+                    f"y has only one class ({np.asarray(classes)[:1].tolist()[0]!r}): "
+                    "a fair classifier "
+                    "needs both classes in the training data."
+                )
             raise ValueError(
                 "Only binary classification is supported. The type of the target "
-                f"is {y_type} ({len(np.unique(y))} classes)."
+                f"is {y_type} ({len(classes)} classes)."
             )
-        return X, y, np.unique(y)
+        return X, y, classes
 
     def _validate_sample_weight(self, sample_weight, X):
-        sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
-        if not sample_weight.sum() > 0:
-            raise ValueError("sample_weight must contain at least one positive weight.")
-        return sample_weight
+        sample_weight = check_sample_weight_nonneg(sample_weight, _num_samples(X))
+        return _check_sample_weight(sample_weight, X)
 
     def _route_fit_params(self, fit_params):
         if _routing_enabled():
             return process_routing(self, "fit", **fit_params).estimator.fit
         return fit_params
 
-    def _validate_validation_data(self, X, X_val, y_val, s_val, classes):
-        """Return a :class:`ValidationSet`, or None without ``X_val``."""
+    def _validate_validation_data(self, X, X_val, y_val, s_val, classes,
+                                  validation_set=None):
+        """Return the validated validation data, or None without ``X_val``.
+
+        Checks what can be checked before any fitting: sizes, labels, groups,
+        and X_val's columns against X's.
+        """
+        slicing_risk = validation_set is None
+        if validation_set is not None:
+            if not isinstance(validation_set, ValidationSet):
+                raise TypeError(
+                    "validation_set must be a sklearn_fairif.ValidationSet, got "
+                    f"{type(validation_set).__name__}."
+                )
+            if any(v is not None for v in (X_val, y_val, s_val)):
+                raise ValueError(
+                    "Pass the validation data either as validation_set or as "
+                    "X_val, y_val and s_val, not both."
+                )
+            X_val, y_val, s_val = validation_set.X, validation_set.y, validation_set.s
         if X_val is None:
             if y_val is not None or s_val is not None:
                 raise ValueError("y_val and s_val were given without X_val.")
             return None
         n_val = _num_samples(X_val)
+        if n_val == 0:
+            raise ValueError("X_val is empty: the validation set needs rows.")
+        _check_same_columns(X, X_val)
         if s_val is None:
             raise ValueError(
                 "X_val was given without s_val: the group label of every "
                 "validation row is needed."
             )
-        s_val = _check_sensitive_features(s_val, n_val, name="s_val")
+        if _num_samples(s_val) != n_val:
+            raise ValueError(
+                f"s_val has {_num_samples(s_val)} entries but X_val has {n_val} "
+                "rows; pass one group label per validation row."
+            )
+        s_val = check_groups(s_val, n_val, "s_val")
         if y_val is None and self.objective in NEEDS_LABELS:
             raise ValueError(
                 f"objective={self.objective!r} needs validation labels: pass y_val."
@@ -139,23 +237,50 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
                 raise ValueError(
                     f"y_val has {len(y_val)} rows but X_val has {n_val}."
                 )
-            unknown = np.setdiff1d(y_val, classes)
+            y_val, val_classes = check_binary_target(y_val, "y_val",
+                                                     allow_single_class=True)
+            unknown = [v for v in val_classes if not any(v == c for c in classes)]
             if len(unknown):
                 raise ValueError(
-                    f"y_val contains labels {unknown.tolist()} not seen in y "
+                    f"y_val contains labels {list(unknown)} not seen in y "
                     f"(classes {classes.tolist()})."
                 )
+            # Equalized odds compares a rate of positives and one of negatives.
+            if len(val_classes) == 1 and self.objective == "equalized_odds":
+                raise ValueError(
+                    f"y_val holds only one class ({val_classes.tolist()[0]!r}); "
+                    "objective='equalized_odds' needs validation rows of both."
+                )
             y_val = (y_val == classes[1]).astype(int)
-        if n_val == _num_samples(X):
+        check_cells(OBJECTIVES[self.objective], y_val, s_val, name="s_val")
+        if slicing_risk and n_val == _num_samples(X):
             warnings.warn(
                 "X_val has as many rows as X. GridSearchCV and cross_validate "
                 "slice every fit parameter of length len(X) to the training "
-                "fold, which would corrupt the validation set; if this is a "
-                "coincidence, drop or add one validation row.",
+                "fold, which would corrupt the validation set. If this fit runs "
+                "inside cross-validation, pass the data as "
+                "validation_set=ValidationSet(X_val, y_val, s=s_val), which is "
+                "never sliced (and silences this warning).",
                 UserWarning,
                 stacklevel=4,  # fit, its _fit_context wrapper, caller
             )
-        return ValidationSet(X_val, y_val, s_val)
+        return _Validated(X_val, y_val, s_val)
+
+    @staticmethod
+    def _check_transformed(model):
+        """After the preprocessing, before stage 1: finite numeric features.
+
+        A network would otherwise turn one NaN into NaN weights and a model
+        that predicts one class, whose hard gaps look perfectly fair.
+        """
+        _check_finite_features(model.Xt, "X")
+        if model.Xt_val is not None:
+            _check_finite_features(model.Xt_val, "X_val")
+            if _num_features(model.Xt_val) != _num_features(model.Xt):
+                raise ValueError(
+                    f"X_val has {_num_features(model.Xt_val)} features after the "
+                    f"preprocessing but X has {_num_features(model.Xt)}."
+                )
 
     # ---------------------------------------------------- the models and influence
     def _reweighted_models(self, X, y, classes, sample_weight, fit_params, X_val):
@@ -191,6 +316,31 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
                 damping=self.damping, base_weight=model.sample_weight,
                 random_state=self.random_state,
                 progress=None if bar is None else bar.update,
+            )
+
+    def _check_influence(self, result, columns=slice(None), stacklevel=4):
+        """Raise on non-finite influences; warn when they are all zero.
+
+        Called once per fit, on the first influence pass; ``columns`` are the
+        fairness constraints among the influence's columns.
+        """
+        if not (np.isfinite(result.influence).all() and np.isfinite(result.gaps).all()):
+            raise ValueError(
+                "The influence is not finite (damping="
+                f"{result.damping:g}, solver={type(result.solver).__name__}). "
+                "Likely causes: a singular Hessian (an unregularised model on "
+                "separable data: set damping or use an L2 penalty), extreme "
+                "sample_weight values, or non-finite features."
+            )
+        if not np.abs(result.influence[:, columns]).max() > 0:
+            warnings.warn(
+                "Every influence is exactly 0, so the weights stay 1 and the "
+                f"method does nothing: with temperature={self.temperature:g} the "
+                "soft rates are saturated (every validation margin is far from "
+                "0 on the temperature's scale). Use a temperature near the "
+                "scale of the model's decision_function (e.g. 1).",
+                UserWarning,
+                stacklevel=stacklevel,  # default: this, fit, its wrapper, caller
             )
 
     def _clear_fitted(self):

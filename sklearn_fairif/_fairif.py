@@ -110,7 +110,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
         Refits of a list of ``alpha`` run in parallel through joblib (``None``
         means 1 unless in a :func:`joblib.parallel_config` context; ``-1``
         means all processors). Under ``joblib.parallel_config(backend="dask")``
-        they run on a Dask cluster.
+        they run on a Dask cluster (see :ref:`user_guide_scale_out`).
     tol : float, default=0.01
         Validation-accuracy tolerance when choosing among several ``alpha``.
     influence_estimator : estimator, default=None
@@ -243,7 +243,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, *, X_val=None, y_val=None, s_val=None, sample_weight=None,
-            **fit_params):
+            validation_set=None, **fit_params):
         """Fit, compute influences on the validation gaps, reweight and refit.
 
         Parameters
@@ -263,6 +263,10 @@ class FairIFClassifier(BaseInfluenceReweighting):
         sample_weight : array-like of shape (n_samples,), default=None
             User weights: both stages train with them, FairIF's weights
             multiply them, and the influence is computed for that objective.
+        validation_set : ValidationSet, default=None
+            The validation data as one :class:`~sklearn_fairif.ValidationSet`,
+            instead of ``X_val``, ``y_val`` and ``s_val``: cross-validation
+            never slices it.
         **fit_params : dict
             Passed to the estimator's ``fit`` (routed when metadata routing is
             enabled). For a Pipeline, ``"<step>__<param>"`` as in ``Pipeline``.
@@ -276,13 +280,16 @@ class FairIFClassifier(BaseInfluenceReweighting):
         X, y, classes = self._validate_training_data(X, y)
         sample_weight = self._validate_sample_weight(sample_weight, X)
         alphas = self._validate_alphas()
-        validation = self._validate_validation_data(X, X_val, y_val, s_val, classes)
+        validation = self._validate_validation_data(X, X_val, y_val, s_val, classes,
+                                                    validation_set)
         times = {}
         with verbose_logging(self.verbose):
             model, influence_model = self._reweighted_models(
                 X, y, classes, sample_weight, self._route_fit_params(fit_params),
-                X_val,
+                None if validation is None else validation.X,
             )
+            if validation is not None:
+                self._check_transformed(influence_model)
             with timed_stage(times, STAGE_INITIAL, self._log_name):
                 initial = model.fit()
             if validation is None:
@@ -296,9 +303,11 @@ class FairIFClassifier(BaseInfluenceReweighting):
                 with timed_stage(times, STAGE_INFLUENCE, self._log_name):
                     result = self._compute_influence(
                         influence_model, influence_fit, constraints)
+                self._check_influence(result)
                 path = self._alpha_path(model, influence_model, constraints,
                                         result, alphas, initial, times)
                 best = self._select(path, model, initial, constraints, validation)
+                self._check_weights_moved(best, result)
                 fitted, weights = best["estimator"], best["weights"]
                 soft_after = self._soft_after(model, influence_model, constraints,
                                               best, times)
@@ -433,6 +442,20 @@ class FairIFClassifier(BaseInfluenceReweighting):
             entry["gap"] = float(np.mean(np.abs(entry["hard"])))
         return _choose_alpha(path, acc_before, self.tol)
 
+    def _check_weights_moved(self, best, result):
+        """Warn when the weights stay at 1 although the influence is not zero."""
+        moved = np.max(np.abs(best["weights"] - 1.0))
+        if moved < 1e-6 and np.abs(result.influence).max() > 0:
+            warnings.warn(
+                f"The weights moved by at most {moved:.1e} from 1, so the refit is "
+                "the unweighted model: the influences are tiny (temperature="
+                f"{self.temperature:g} flattens the soft rates when it is much "
+                "larger than the model's margins) or alpha="
+                f"{best['alpha']:g} is too large for them.",
+                UserWarning,
+                stacklevel=4,  # this, fit, its _fit_context wrapper, caller
+            )
+
     def _soft_after(self, model, influence_model, constraints, best, times):
         """Soft constraint values after the chosen refit.
 
@@ -451,6 +474,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
 
 def _accuracy(y_pred01, y_val):
     return np.nan if y_val is None else float(np.mean(y_pred01 == y_val))
+
 
 def _choose_alpha(path, acc_before, tol):
     """Smallest validation gap among alphas within ``tol`` of the base accuracy."""

@@ -6,6 +6,7 @@ routing, the owner of the reweighted model, the influence service) lives in
 update rule in :mod:`._iffair_rule`.
 """
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -71,7 +72,7 @@ class IFFairClassifier(BaseInfluenceReweighting):
     step_size : float, default=0.2
         Size of the multiplicative step in log-weight units, see ``variant``.
         The step is then shortened when it is predicted to overshoot (see
-        Notes).
+        the user guide, :ref:`user_guide_iffair_update`).
     update_every : int, default=1
         For a skorch network: epochs between weight updates. Ignored by
         scikit-learn models, which are refitted after every update.
@@ -159,8 +160,8 @@ class IFFairClassifier(BaseInfluenceReweighting):
     disparity_ : ndarray of shape (n_samples,)
         At the last update: the influence on the worse-off group's rate minus
         that on the better-off group's (averaged over rates weighted by their
-        gaps, see Notes). Positive: up-weighting the sample is predicted to
-        close the gaps.
+        gaps, see :ref:`user_guide_iffair_update`). Positive: up-weighting
+        the sample is predicted to close the gaps.
     n_updates_ : int
         Number of updates made.
     stage_times_ : dict of float
@@ -182,10 +183,10 @@ class IFFairClassifier(BaseInfluenceReweighting):
     The update rule (per-group soft-rate influences, the disparity between
     the worse-off and the better-off group, the damped multiplicative step,
     the mean-1 projection and the utility guard) and which of its parts are
-    our reconstruction of IFFair are described in the user guide's IFFair
-    section. For a skorch network, the weights ride with ``X`` through
-    skorch's batches and change at epoch ends; optimizer state,
-    learning-rate schedules and the user's callbacks are untouched.
+    our reconstruction of IFFair are described in the user guide
+    (:ref:`user_guide_iffair`). For a skorch network, the weights ride with
+    ``X`` through skorch's batches and change at epoch ends; optimizer
+    state, learning-rate schedules and the user's callbacks are untouched.
 
     Without ``X_val`` the estimator is fitted with unit weights, so the class
     also behaves as a plain classifier (e.g. under ``check_estimator``).
@@ -260,7 +261,7 @@ class IFFairClassifier(BaseInfluenceReweighting):
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, *, X_val=None, y_val=None, s_val=None, sample_weight=None,
-            **fit_params):
+            validation_set=None, **fit_params):
         """Train while reweighting by influence disparity on the validation groups.
 
         Parameters
@@ -281,6 +282,10 @@ class IFFairClassifier(BaseInfluenceReweighting):
         sample_weight : array-like of shape (n_samples,), default=None
             User weights: IFFair's weights multiply them, and the influence is
             computed for that objective.
+        validation_set : ValidationSet, default=None
+            The validation data as one :class:`~sklearn_fairif.ValidationSet`,
+            instead of ``X_val``, ``y_val`` and ``s_val``: cross-validation
+            never slices it.
         **fit_params : dict
             Passed to the estimator's ``fit`` (routed when metadata routing is
             enabled). For a Pipeline, ``"<step>__<param>"`` as in ``Pipeline``.
@@ -294,18 +299,20 @@ class IFFairClassifier(BaseInfluenceReweighting):
         X, y, classes = self._validate_training_data(X, y)
         bounds = self._check_weight_bounds()
         sample_weight = self._validate_sample_weight(sample_weight, X)
-        validation = self._validate_validation_data(X, X_val, y_val, s_val, classes)
+        validation = self._validate_validation_data(X, X_val, y_val, s_val, classes,
+                                                    validation_set)
         times = {STAGE_TRAINING: 0.0, STAGE_INFLUENCE: 0.0, STAGE_UPDATES: 0.0}
         run = None
         with verbose_logging(self.verbose):
             model, influence_model = self._reweighted_models(
                 X, y, classes, sample_weight, self._route_fit_params(fit_params),
-                X_val,
+                None if validation is None else validation.X,
             )
             if validation is None:
                 with timed_stage(times, STAGE_TRAINING, self._log_name):
                     fitted = model.fit()
             else:
+                self._check_transformed(influence_model)
                 groups, constraints = iffair_constraints(
                     self.objective, validation.y, validation.s,
                     temperature=self.temperature, surrogate=self.surrogate,
@@ -325,6 +332,16 @@ class IFFairClassifier(BaseInfluenceReweighting):
                         with timed_stage(times, STAGE_TRAINING, self._log_name):
                             fitted = model.fit(loop.weights)
                 run = loop.history()
+                if run.n_updates == 0:
+                    warnings.warn(
+                        "IFFair made no weight update, so the model trained with "
+                        f"unit weights: update_every={self.update_every} leaves no "
+                        "update before the network's last epoch (max_epochs="
+                        f"{model.final.max_epochs}). Lower update_every or raise "
+                        "max_epochs.",
+                        UserWarning,
+                        stacklevel=3,
+                    )
 
         self.classes_ = classes
         self._encoded_labels = model.encoded
@@ -368,6 +385,8 @@ class IFFairClassifier(BaseInfluenceReweighting):
         with timed_stage(times, STAGE_INFLUENCE, self._log_name):
             result = self._compute_influence(model, fitted, constraints,
                                              loop.weights)
+        if not loop.updates:  # this, _update, _alternate, fit, wrapper, caller
+            self._check_influence(result, slice(loop.n_groups), stacklevel=6)
         with timed_stage(times, STAGE_UPDATES, self._log_name):
             moved = loop.update(result.influence, result.gaps,
                                 model.validation_predictions(fitted), epoch)

@@ -216,8 +216,9 @@ def _cell_means(rate, rows, s_val, groups):
             label = g.item() if isinstance(g, np.generic) else g
             raise ValueError(
                 f"Group {label!r} has no {cell + ' ' if cell else ''}rows in the "
-                f"validation set, so its {rate} is undefined. Use a larger "
-                "validation set or an objective that does not need this rate."
+                f"validation set (s_val, y_val), so its {rate} is undefined. Use "
+                "a larger validation set or an objective that does not need this "
+                "rate."
             )
         means[g] = mask / mask.sum()
     return means

@@ -13,6 +13,8 @@ validation margins and predictions from a fitted final step on that cached
 transform.
 """
 
+import inspect
+
 import numpy as np
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
@@ -84,7 +86,7 @@ class ReweightedModel:
         self.sample_weight = sample_weight
         step_names = [] if pre is None else [n for n, _ in estimator.steps]
         pre_params, self.final_params = _split_fit_params(
-            fit_params or {}, self.final_name, step_names
+            fit_params or {}, self.final_name, step_names, self.final
         )
         self.pre, self.Xt = None, X
         if pre is not None:
@@ -226,7 +228,20 @@ def _fit_preprocessing(pre, X, y, sample_weight, params):
     return pre, Xt
 
 
-def _split_fit_params(fit_params, final_name, step_names=()):
+def _check_fit_accepts(estimator, fit_params):
+    """Raise before any fitting when ``estimator.fit`` cannot take the keys."""
+    parameters = inspect.signature(estimator.fit).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        return
+    unknown = [k for k in fit_params if k not in parameters]
+    if unknown and not _routing_enabled():
+        raise TypeError(
+            f"fit got unexpected fit parameters {unknown}: "
+            f"{type(estimator).__name__}.fit does not take them."
+        )
+
+
+def _split_fit_params(fit_params, final_name, step_names=(), final=None):
     """Split fit parameters into the preprocessing's and the final step's.
 
     Unknown keys fail as they would in the final estimator's ``fit``, whatever
@@ -241,6 +256,7 @@ def _split_fit_params(fit_params, final_name, step_names=()):
                 "uses and FairIF's weights multiply."
             )
     if final_name is None:
+        _check_fit_accepts(final, fit_params)
         return {}, dict(fit_params)
     unknown = [k for k in fit_params
                if k.partition("__")[0] not in step_names or "__" not in k]

@@ -6,7 +6,11 @@ metrics side by side, and write a report folder: ``report.md``, a plot of
 accuracy against fairness over ``alpha``, and a summary of who was reweighted.
 ``fit`` also saves the fitted model with joblib.
 
-Bad input ends with one ``fairif: error: ...`` line on stderr and exit status 2.
+Exit status: 0 on success; 2 on bad input or any failure, after exactly one
+``fairif: error: ...`` line on stderr (never a traceback); 130 when interrupted.
+Every output path is checked before anything is fitted: a run never writes over a
+file it did not create unless ``--overwrite`` is given, and never over one of its
+input files. The saved model predicts the CSV's own labels.
 """
 
 from ._main import main

@@ -26,6 +26,14 @@ _GAP_NAMES = {
     "error_rate_parity": ("AD", "|accuracy gap|"),
     "demographic_parity": ("DP", "|selection-rate gap|"),
 }
+# The --objective choices: FairIFClassifier's objectives (the tests check that
+# the two lists agree), and those whose rates need validation labels.
+OBJECTIVES = tuple(_GAP_NAMES)
+NEEDS_LABELS = frozenset(o for o in OBJECTIVES if o != "demographic_parity")
+# Integer columns with at most this many distinct values may be codes (an
+# industry, a year): the command line says it treats them as numbers.
+MAX_CODE_VALUES = 20
+
 _DATASETS = {
     "adult": "Adult census income",
     "compas": "COMPAS two-year recidivism",

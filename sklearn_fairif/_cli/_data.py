@@ -6,8 +6,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._objectives import NEEDS_LABELS
-from ._common import _DATASETS, MIN_VAL_ROWS_PER_GROUP, CLIError
+from ._common import (
+    _DATASETS,
+    MAX_CODE_VALUES,
+    MIN_VAL_ROWS_PER_GROUP,
+    NEEDS_LABELS,
+    CLIError,
+)
 
 
 @dataclass
@@ -31,17 +36,70 @@ class _Problem:
     categorical: list
     eval_part: str = "test"
     notes: list = field(default_factory=list)
+    # The target's own values (negative, positive), e.g. ints or strings, which
+    # the saved model predicts; ``class_names`` are their display strings.
+    class_values: tuple = None
 
     @property
     def features(self):
         return list(self.X_train.columns)
 
 
-def _feature_types(X):
+def _feature_types(X, forced_categorical=()):
+    """Split the columns into numeric and categorical ones, by dtype.
+
+    Columns in ``forced_categorical`` (``--categorical``) are categorical
+    whatever their dtype.
+    """
     numeric = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c])
-               and not pd.api.types.is_bool_dtype(X[c])]
+               and not pd.api.types.is_bool_dtype(X[c])
+               and c not in forced_categorical]
     categorical = [c for c in X.columns if c not in numeric]
     return numeric, categorical
+
+
+def _column_type_notes(X, numeric, categorical, forced_categorical=(), *,
+                       suggest=True):
+    """Say which columns were treated how, and which integers may be codes.
+
+    ``suggest``: offer ``--categorical`` for integer columns with few values
+    (``fit`` only; the bundled data sets have their types set).
+    """
+    notes = [
+        f"numeric columns ({len(numeric)}): {_names(numeric)}",
+        f"categorical columns ({len(categorical)}): {_names(categorical)}",
+    ]
+    codes = [c for c in numeric if pd.api.types.is_integer_dtype(X[c])
+             and 2 < X[c].nunique() <= MAX_CODE_VALUES
+             and c not in forced_categorical] if suggest else []
+    if codes:
+        notes.append(
+            f"integer column(s) {_names(codes)} have at most {MAX_CODE_VALUES} "
+            "distinct values and were treated as numbers; if they are codes "
+            f"(an industry, a year...), pass --categorical {','.join(codes)}")
+    return notes
+
+
+def _names(columns):
+    return ", ".join(map(str, columns)) if columns else "none"
+
+
+def _check_finite_features(frame, numeric, path):
+    """Refuse infinite values, naming the column (NaN is imputed)."""
+    for column in numeric:
+        values = frame[column].to_numpy(dtype=float, na_value=np.nan)
+        infinite = np.flatnonzero(np.isinf(values))
+        if infinite.size:
+            raise CLIError(f"column {column!r} of {path} has {infinite.size} "
+                           f"infinite value(s) (the first in data row "
+                           f"{infinite[0] + 1}); replace them by numbers or leave "
+                           "the cells empty (missing values are imputed)")
+        with np.errstate(over="ignore", invalid="ignore"):
+            spread = np.nanvar(values) if np.isfinite(values).any() else 0.0
+        if not np.isfinite(spread):
+            big = np.nanmax(np.abs(values))
+            raise CLIError(f"column {column!r} of {path} has values too large to "
+                           f"standardise (up to {big:.3g}); rescale the column")
 
 
 def _groups(s, names=None):
@@ -63,6 +121,7 @@ def _demo_problem(args):
     X_tr, X_val, X_te, y_tr, y_val, y_te, s_tr, s_val, s_te = parts
     numeric, categorical = _feature_types(bunch.data)
     return _Problem(
+        class_values=tuple(str(c) for c in bunch.target_names),
         title=f"{_DATASETS[args.dataset]} (bundled, `{args.dataset}`)",
         target=bunch.target.name, sensitive=bunch.sensitive.name,
         class_names=tuple(str(c) for c in bunch.target_names),
@@ -70,6 +129,7 @@ def _demo_problem(args):
         X_val=X_val, y_val=y_val, s_val=s_val.reset_index(drop=True),
         X_test=X_te, y_test=y_te, s_test=s_te.reset_index(drop=True),
         numeric=numeric, categorical=categorical,
+        notes=_column_type_notes(bunch.data, numeric, categorical, suggest=False),
     )
 
 
@@ -129,7 +189,12 @@ def _encode_target(column, name, positive, path):
     else:
         pos = values[-1]
     neg = next(v for v in values if v is not pos and str(v) != str(pos))
-    return (column == pos).to_numpy(dtype=int), (str(neg), str(pos))
+    return (column == pos).to_numpy(dtype=int), (str(neg), str(pos)), (
+        _py(neg), _py(pos))
+
+
+def _py(value):
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _check_sensitive(column, name, path):
@@ -155,7 +220,8 @@ def _stratified_split(index, y, s, test_size, seed):
                                     stratify=strata)
         except ValueError:
             continue
-    raise CLIError(f"cannot split {len(index)} rows with test_size={test_size}")
+    raise CLIError(f"cannot split {len(index)} rows into parts of "
+                   f"{test_size:.0%} and {1 - test_size:.0%}: too few rows")
 
 
 def _csv_problem(args):
@@ -164,18 +230,24 @@ def _csv_problem(args):
     if args.target == args.sensitive:
         raise CLIError("--target and --sensitive name the same column "
                        f"{args.target!r}")
-    _require_columns(frame, [args.target, args.sensitive, *drop], args.csv)
+    forced = _split_names(args.categorical)
+    _require_columns(frame, [args.target, args.sensitive, *drop, *forced], args.csv)
+    clash = [c for c in forced if c in (args.target, args.sensitive, *drop)]
+    if clash:
+        raise CLIError(f"--categorical names {_names(clash)}, which is not a "
+                       "feature (the target, the sensitive column or --drop)")
     features = [c for c in frame.columns
                 if c not in (args.target, args.sensitive, *drop)]
     if not features:
         raise CLIError(f"no feature columns left in {args.csv} after removing the "
                        "target, the sensitive column and --drop")
-    y, class_names = _encode_target(frame[args.target], args.target,
-                                    args.positive_label, args.csv)
+    y, class_names, class_values = _encode_target(
+        frame[args.target], args.target, args.positive_label, args.csv)
     _check_sensitive(frame[args.sensitive], args.sensitive, args.csv)
     s = frame[args.sensitive].astype(str).rename(args.sensitive)
     X = frame[features]
-    numeric, categorical = _feature_types(X)
+    numeric, categorical = _feature_types(X, forced)
+    _check_finite_features(X, numeric, args.csv)
     identifiers, notes = _identifier_columns(X, categorical)
     if len(identifiers) == len(features):
         raise CLIError(f"every feature column of {args.csv} has a distinct value "
@@ -184,6 +256,7 @@ def _csv_problem(args):
     features = [c for c in features if c not in identifiers]
     categorical = [c for c in categorical if c not in identifiers]
     X = X[features]
+    notes = _column_type_notes(X, numeric, categorical, forced) + notes
 
     index = np.arange(len(frame))
     if args.val_csv is None:
@@ -202,7 +275,8 @@ def _csv_problem(args):
         if args.test_fraction:
             train, test = _stratified_split(index, y, s, args.test_fraction,
                                             args.seed)
-        X_val, y_val, s_val = _validation_csv(args, numeric, class_names, features)
+        X_val, y_val, s_val = _validation_csv(args, numeric, class_names, features,
+                                              s, frame.columns)
     if not args.test_fraction:
         test = None
     problem = _Problem(
@@ -215,6 +289,7 @@ def _csv_problem(args):
         y_test=None if test is None else y[test],
         s_test=None if test is None else s.iloc[test].reset_index(drop=True),
         numeric=numeric, categorical=categorical, notes=notes,
+        class_values=class_values,
     )
     if test is None:
         # Nothing held out: evaluate on the validation rows, and say so.
@@ -224,9 +299,29 @@ def _csv_problem(args):
     return problem
 
 
-def _validation_csv(args, numeric, class_names, features):
+def _same_file(a, b):
+    a, b = Path(a), Path(b)
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists()
+                                              and a.samefile(b))
+    except OSError:
+        return False
+
+
+def _validation_csv(args, numeric, class_names, features, s_train, columns):
+    if _same_file(args.val_csv, args.csv):
+        raise CLIError(f"--val-csv {args.val_csv} is the --csv file itself: "
+                       "FairIF would measure the gaps on its own training rows; "
+                       "pass a separate file, or leave out --val-csv to split "
+                       "--csv (--val-fraction)")
     frame = _read_csv(args.val_csv, "--val-csv")
     _require_columns(frame, [args.target, args.sensitive, *features], args.val_csv)
+    known = set(columns)
+    extra = [c for c in frame.columns if c not in known]
+    if extra:
+        raise CLIError(f"--val-csv {args.val_csv} has column(s) that {args.csv} "
+                       f"does not have: {_names(extra[:5])}; both files need the "
+                       "same columns (pass --drop for columns to ignore)")
     target = frame[args.target]
     if target.isna().any():
         raise CLIError(f"target column {args.target!r} has missing values in "
@@ -240,8 +335,21 @@ def _validation_csv(args, numeric, class_names, features):
         if not pd.api.types.is_numeric_dtype(frame[column]):
             raise CLIError(f"column {column!r} is numeric in {args.csv} but not in "
                            f"{args.val_csv}")
+    _check_finite_features(frame, numeric, args.val_csv)
     y = (target.astype(str) == class_names[1]).to_numpy(dtype=int)
     s = frame[args.sensitive].astype(str).rename(args.sensitive)
+    train_groups, val_groups = set(s_train), set(s)
+    if train_groups != val_groups:
+        only_val = sorted(val_groups - train_groups)
+        only_train = sorted(train_groups - val_groups)
+        parts = []
+        if only_val:
+            parts.append(f"only in {args.val_csv}: {', '.join(only_val[:5])}")
+        if only_train:
+            parts.append(f"only in {args.csv}: {', '.join(only_train[:5])}")
+        raise CLIError(f"sensitive column {args.sensitive!r} has different groups "
+                       f"in --val-csv and --csv ({'; '.join(parts)}); both files "
+                       "need the same group labels")
     return frame[features], y, s
 
 

@@ -7,24 +7,28 @@ from pathlib import Path
 
 import numpy as np
 
-from .._objectives import OBJECTIVES
-from ._common import _DATASETS, DEFAULT_ALPHAS, CLIError
+from ._common import _DATASETS, DEFAULT_ALPHAS, OBJECTIVES, CLIError
 from ._data import _csv_problem, _demo_problem
+from ._outputs import check_outputs
 from ._report import _print_result, _write_report
 from ._run import _logger, _run
 
 
 def demo(args):
     """ERM vs FairIF on a bundled data set; writes the report folder."""
+    check_outputs(args, {}, save_model=False)
     problem = _demo_problem(args)
     return _finish(problem, args)
 
 
 def fit(args):
     """ERM vs FairIF on a CSV file; saves the model and writes the report."""
-    problem = _csv_problem(args)
     if args.model_out is None:
         args.model_out = Path(args.out) / "model.joblib"
+    # Before reading anything: a bad --out must not cost a fit.
+    check_outputs(args, {"--csv": args.csv, "--val-csv": args.val_csv},
+                  save_model=True)
+    problem = _csv_problem(args)
     return _finish(problem, args, save_model=True)
 
 
@@ -38,9 +42,12 @@ def _finish(problem, args, save_model=False):
     if save_model:
         import joblib
 
+        from ._models import LabelledClassifier
+
         model_out = Path(args.model_out)
         model_out.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump(result.clf, model_out)
+        # The saved model predicts the CSV's own labels, not FairIF's 0/1.
+        joblib.dump(LabelledClassifier(result.clf, problem.class_values), model_out)
         extra.append(model_out.name if model_out.parent == out else str(model_out))
     n_notes = len(problem.notes)
     files = _write_report(result, args, out, extra)
@@ -82,8 +89,12 @@ def _number(convert, accept, noun, expected):
 
 
 _fraction = _number(float, lambda v: 0 <= v < 1, "a fraction", "a fraction in [0, 1)")
-_non_negative = _number(float, lambda v: v >= 0, "a number", "a number >= 0")
+_non_negative = _number(float, lambda v: 0 <= v < np.inf, "a number",
+                        "a finite number >= 0")
 _positive_int = _number(int, lambda v: v >= 1, "an integer", "an integer >= 1")
+# numpy's seeds: 0 <= seed < 2**32.
+_seed = _number(int, lambda v: 0 <= v < 2**32, "an integer",
+                "an integer in [0, 4294967295]")
 
 
 def _add_common(p):
@@ -111,14 +122,25 @@ def _add_common(p):
     run = p.add_argument_group("run")
     run.add_argument("--out", default="fairif_report",
                      help="report folder (default: ./fairif_report)")
-    run.add_argument("--seed", type=int, default=0,
+    run.add_argument("--seed", type=_seed, default=0,
                      help="random seed of the splits and models (default: 0)")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace the files of an earlier run in --out (and "
+                          "--model-out); never an input file")
     run.add_argument("--quiet", action="store_true",
                      help="no progress bars and no output except errors")
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, like the others."""
+
+    def error(self, message):
+        print(f"fairif: error: {message} (see: {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def _parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="fairif",
         description="Fairer classifiers by influence-function reweighting "
                     "(FairIF): compare the unweighted model (ERM) with FairIF "
@@ -149,6 +171,10 @@ def _parser():
                            "the last value in sorted order)")
     data.add_argument("--drop", default=None,
                       help="comma-separated columns to leave out of the features")
+    data.add_argument("--categorical", default=None, metavar="COL,...",
+                      help="comma-separated columns to one-hot encode even though "
+                           "they hold numbers (codes such as an industry or a "
+                           "year)")
     val = data.add_mutually_exclusive_group()
     val.add_argument("--val-fraction", type=_fraction, default=0.2,
                      help="rows of --csv used as validation set (default: 0.2)")
@@ -164,8 +190,12 @@ def _parser():
     return parser
 
 
+def _one_line(text):
+    return " ".join(str(text).split())
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    print(f"fairif: warning: {message}", file=sys.stderr)
+    print(f"fairif: warning: {_one_line(message)}", file=sys.stderr)
 
 
 def main(argv=None):
@@ -179,7 +209,8 @@ def main(argv=None):
     Returns
     -------
     status : int
-        0 on success, 2 on bad input (after one ``fairif: error:`` line).
+        0 on success; 2 on bad input or any failure, after one
+        ``fairif: error:`` line on stderr (no traceback); 130 when interrupted.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
@@ -196,7 +227,14 @@ def main(argv=None):
         try:
             commands[args.command](args)
         except CLIError as exc:
-            print(f"fairif: error: {exc}", file=sys.stderr)
+            print(f"fairif: error: {_one_line(exc)}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("fairif: error: interrupted", file=sys.stderr)
+            return 130
+        except Exception as exc:  # noqa: BLE001 - never a raw traceback
+            print(f"fairif: error: {type(exc).__name__}: {_one_line(exc)} "
+                  "(unexpected; please report it)", file=sys.stderr)
             return 2
     return 0
 

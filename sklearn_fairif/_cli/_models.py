@@ -1,9 +1,13 @@
-"""The models the command line fits: a tabular pipeline and a small MLP."""
+"""The models the command line fits, and the wrapper it saves them in.
 
+A tabular pipeline (logistic regression or a small skorch MLP), and
+:class:`LabelledClassifier`, which predicts the CSV's own labels.
+"""
+
+import numpy as np
 
 from ..utils import make_tabular_pipeline
 from ._common import CLIError
-from ._progress import _EpochTicker
 
 
 def _mlp(n_features, *, epochs, seed):
@@ -28,7 +32,6 @@ def _mlp(n_features, *, epochs, seed):
         module, max_epochs=epochs, batch_size=256, lr=1e-3,
         optimizer=torch.optim.Adam, optimizer__weight_decay=1e-4,
         train_split=None, verbose=0,
-        callbacks=[("fairif_progress", _EpochTicker())],
     )
 
 
@@ -44,3 +47,55 @@ def _make_estimator(problem, args):
     net = _mlp(n_features, epochs=args.epochs, seed=args.seed)
     return make_tabular_pipeline(net, numeric=problem.numeric,
                                  categorical=problem.categorical, dense=True)
+
+
+class LabelledClassifier:
+    """A fitted FairIF model that predicts the CSV's own class labels.
+
+    The command line fits on labels encoded as 0 (negative) and 1 (the
+    ``--positive-label``), so that FairIF's positive class is the user's,
+    whatever its sort order; the saved model decodes its predictions back.
+
+    Parameters
+    ----------
+    model : FairIFClassifier
+        The fitted model (on 0/1 labels).
+    classes : sequence of length 2
+        The CSV's labels ``(negative, positive)``: ``classes_`` in the order of
+        the columns of :meth:`predict_proba`.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (2,)
+        ``(negative, positive)``.
+    Every other attribute (``alpha_``, ``sample_weight_``,
+    ``feature_names_in_``, ...) is the wrapped model's.
+    """
+
+    def __init__(self, model, classes):
+        self.model = model
+        self.classes_ = np.asarray(classes, dtype=object) \
+            if any(isinstance(c, str) for c in classes) else np.asarray(classes)
+
+    def predict(self, X):
+        """Predict the CSV's class labels; no group labels needed."""
+        codes = (np.asarray(self.model.predict(X)).astype(float) > 0.5).astype(int)
+        return self.classes_[codes]
+
+    def predict_proba(self, X):
+        """Probabilities of ``classes_`` (negative, positive), per row."""
+        return self.model.predict_proba(X)
+
+    def decision_function(self, X):
+        """Score of the positive class (``classes_[1]``)."""
+        return self.model.decision_function(X)
+
+    def __getattr__(self, name):
+        # Only called when normal lookup fails; never for "model" itself, which
+        # would recurse while unpickling (before __dict__ is filled).
+        if name == "model" or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.model, name)
+
+    def __repr__(self):
+        return f"LabelledClassifier({self.model!r}, classes={self.classes_.tolist()})"

@@ -1,123 +1,131 @@
-"""Progress lines while FairIF fits (stages, alpha path, network epochs)."""
+"""Progress bars while FairIF fits, driven by the package's log records.
+
+The estimators log structured records on the ``"sklearn_fairif"`` logger: each
+carries ``record.fairif``, a dict with an ``"event"`` (``stage_end``,
+``train_begin``, ``epoch_end``, ``update``) and its fields. A
+:class:`logging.Handler` reads those fields, never the formatted message, so a
+reworded message cannot break the bars, and nothing of the command line ends up
+inside the fitted (pickled) model.
+"""
 
 import contextlib
-import io
+import logging
 import sys
 
-# Set while a run shows progress; the skorch callback below calls it.
-_epoch_hook = None
+_LOGGER_NAME = "sklearn_fairif"
+
+# Stage names of the "stage_end" events that advance the bar. Kept as text,
+# like the ``STAGE_*`` values of sklearn_fairif.utils._logging, which the command
+# line may not import (private); the tests check that the two agree.
+STAGE_INITIAL = "stage 1 (unweighted fit)"
+STAGE_INFLUENCE = "influence"
+STAGE_REFIT = "stage 2 (weighted refit)"
 
 
-class _EpochTicker:
-    """A skorch callback (duck-typed, so skorch is not imported here).
+def _stderr_is_terminal():
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stream
+        return False
 
-    It forwards training begin and epoch ends to :data:`_epoch_hook`; with no
-    hook (e.g. in a model loaded later) it does nothing.
+
+class _FitProgressHandler(logging.Handler):
+    """Progress bars fed by the ``fairif`` fields of the package's log records.
+
+    One bar over FairIF's stages (stage 1, influence, one refit per alpha) and,
+    for networks, one over the epochs of the current training.
     """
 
-    def initialize(self):
-        return self
-
-    def get_params(self, deep=True):
-        return {}
-
-    def set_params(self, **params):
-        return self
-
-    def on_train_begin(self, net, **kwargs):
-        if _epoch_hook is not None:
-            _epoch_hook("begin", net.max_epochs)
-
-    def on_epoch_end(self, net, **kwargs):
-        if _epoch_hook is not None:
-            _epoch_hook("epoch", None)
-
-    def on_train_end(self, net, **kwargs):
-        pass
-
-    def on_epoch_begin(self, net, **kwargs):
-        pass
-
-    def on_batch_begin(self, net, **kwargs):
-        pass
-
-    def on_batch_end(self, net, **kwargs):
-        pass
-
-    def on_grad_computed(self, net, named_parameters, **kwargs):
-        pass
-
-
-class _FitProgress(io.TextIOBase):
-    """A tqdm bar over FairIF's stages, driven by its ``verbose=1`` lines.
-
-    FairIF prints ``[FairIF] <stage>: <seconds>s`` after each stage; while
-    ``stdout`` is redirected here, each such line moves the bar (stage 1, the
-    influence, then one refit per alpha) and other lines pass through.
-    """
-
-    def __init__(self, alphas, stdout):
-        from tqdm.auto import tqdm
-
-        self.alphas, self.stdout, self.buffer = alphas, stdout, ""
+    def __init__(self, alphas, *, enabled):
+        super().__init__(level=logging.DEBUG)
+        self.alphas = list(alphas)
+        self.enabled = enabled
         self.refits = 0
-        self.bar = tqdm(total=2 + len(alphas), unit="step", leave=False,
-                        desc="FairIF: stage 1 (unweighted fit)", file=sys.stderr)
+        self.bar = None
         self.epochs = None
 
-    def write(self, text):
-        self.buffer += text
-        while "\n" in self.buffer:
-            line, self.buffer = self.buffer.split("\n", 1)
-            if line.startswith("[FairIF] "):
-                self._stage(line[len("[FairIF] "):].rsplit(":", 1)[0])
-            else:
-                self.stdout.write(line + "\n")
-        return len(text)
+    # -- the bars are created lazily, so a disabled handler never builds one
+    def _stage_bar(self):
+        if self.bar is None:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=2 + len(self.alphas), unit="step", leave=False,
+                            desc=f"FairIF: {STAGE_INITIAL}", file=sys.stderr,
+                            disable=not self.enabled)
+        return self.bar
+
+    def emit(self, record):
+        fields = getattr(record, "fairif", None)
+        if not isinstance(fields, dict):
+            return
+        try:
+            event = fields.get("event")
+            if event == "stage_end":
+                self._stage(fields.get("stage"))
+            elif event == "train_begin":
+                self._train_begin(fields.get("max_epochs"))
+            elif event == "epoch_end":
+                self._epoch_end()
+        except Exception:  # a progress bar must never break a fit
+            self.handleError(record)
 
     def _stage(self, stage):
-        if stage.startswith("stage 2"):
+        if stage == STAGE_REFIT:
             self.refits += 1
-        elif not (stage.startswith("stage 1") or stage == "influence"):
-            return  # the weight solve takes milliseconds
-        if stage.startswith("stage 1"):
-            self.bar.set_description("FairIF: influence", refresh=False)
+        elif stage not in (STAGE_INITIAL, STAGE_INFLUENCE):
+            return  # e.g. the weight solve: milliseconds
+        bar = self._stage_bar()
+        if stage == STAGE_INITIAL:
+            bar.set_description("FairIF: influence", refresh=False)
         elif self.refits < len(self.alphas):
-            self.bar.set_description(
+            bar.set_description(
                 f"FairIF: refit {self.refits + 1}/{len(self.alphas)} "
                 f"(alpha={self.alphas[self.refits]:g})", refresh=False)
-        self.bar.update(1)
+        bar.update(1)
 
-    def epoch(self, event, total):
+    def _train_begin(self, total):
         from tqdm.auto import tqdm
 
-        if event == "begin":
-            if self.epochs is None:
-                self.epochs = tqdm(total=total, unit="epoch", leave=False,
-                                   desc="  training", position=1, file=sys.stderr)
-            self.epochs.reset(total=total)
-        else:
+        if self.epochs is None:
+            self.epochs = tqdm(total=total, unit="epoch", leave=False,
+                               desc="  training", position=1, file=sys.stderr,
+                               disable=not self.enabled)
+        self.epochs.reset(total=total)
+
+    def _epoch_end(self):
+        if self.epochs is not None:
             self.epochs.update(1)
 
     def close(self):
-        if self.epochs is not None:
-            self.epochs.close()
-        self.bar.close()
-        if self.buffer:  # a last line without its newline
-            self.stdout.write(self.buffer)
+        for bar in (self.epochs, self.bar):
+            if bar is not None:
+                bar.close()
+        super().close()
 
 
 @contextlib.contextmanager
-def _progress(alphas, quiet):
-    global _epoch_hook
+def _progress(alphas, quiet, *, enabled=None):
+    """Show progress bars on stderr while the block fits FairIF.
+
+    Nothing is shown with ``quiet``, nor when stderr is not a terminal (a log
+    file would fill with carriage returns). The handler is attached to the
+    package logger for the block only; the logger's level is lowered to DEBUG
+    meanwhile, since epochs are DEBUG records.
+
+    Yields the handler (None when quiet), so tests can inspect it.
+    """
     if quiet:
-        yield
+        yield None
         return
-    progress = _FitProgress(alphas, sys.stdout)
-    _epoch_hook = progress.epoch
+    enabled = _stderr_is_terminal() if enabled is None else enabled
+    logger = logging.getLogger(_LOGGER_NAME)
+    handler = _FitProgressHandler(alphas, enabled=enabled)
+    previous = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
     try:
-        with contextlib.redirect_stdout(progress):
-            yield
+        yield handler
     finally:
-        _epoch_hook = None
-        progress.close()
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+        handler.close()

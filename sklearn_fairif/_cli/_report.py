@@ -207,22 +207,30 @@ def _plot_weights(plt, result):
 
 
 def _markdown_table(frame, float_format="{:.3f}", index=True):
+    """Render a table with :meth:`pandas.DataFrame.to_markdown`.
+
+    Cells are formatted first (floats to ``float_format``, counts with thousands
+    separators, the ``chosen`` flag as **yes**), so the layout is pandas'. Without
+    the optional ``tabulate`` package that to_markdown needs, the plain-text
+    table goes in a code block instead.
+    """
     frame = frame.reset_index() if index else frame
-    head = "| " + " | ".join(map(str, frame.columns)) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
 
     def cell(v):
-        if isinstance(v, (bool, np.bool_)):
+        if isinstance(v, bool | np.bool_):
             return "**yes**" if v else ""
-        if isinstance(v, (float, np.floating)):
+        if isinstance(v, float | np.floating):
             return float_format.format(v)
-        if isinstance(v, (int, np.integer)):
+        if isinstance(v, int | np.integer):
             return f"{v:,}"
         return str(v)
 
-    body = ["| " + " | ".join(cell(v) for v in row) + " |"
-            for row in frame.itertuples(index=False)]
-    return "\n".join([head, rule, *body])
+    shown = frame.map(cell) if hasattr(frame, "map") else frame.applymap(cell)
+    shown.columns = [str(c) for c in shown.columns]
+    try:
+        return shown.to_markdown(index=False, disable_numparse=True)
+    except ImportError:
+        return "```\n" + shown.to_string(index=False) + "\n```"
 
 
 def _report_markdown(result, args, plots, files):

@@ -14,7 +14,7 @@ from ._progress import _progress
 
 
 def _fit(problem, args):
-    from .._fairif import FairIFClassifier
+    from .. import FairIFClassifier
 
     if args.command == "demo":
         where = "try another --seed"
@@ -31,7 +31,7 @@ def _fit(problem, args):
         y_train, y_val = y_train.astype(np.float32), y_val.astype(np.float32)
     clf = FairIFClassifier(
         estimator, objective=args.objective, alpha=list(args.alpha), tol=args.tol,
-        random_state=args.seed, verbose=0 if args.quiet else 1, **params,
+        random_state=args.seed, **params,
     )
     start = time.perf_counter()
     try:
@@ -41,7 +41,6 @@ def _fit(problem, args):
     except ValueError as exc:
         hint = " (--damping)" if "damping" in str(exc) else ""
         raise CLIError(f"fitting failed: {exc}{hint}") from None
-    clf.verbose = 0
     return clf, time.perf_counter() - start
 
 

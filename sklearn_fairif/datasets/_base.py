@@ -86,6 +86,9 @@ def _split_frame(
     `frame` holds the features, then the sensitive column, then the target. It
     is usually a cached object, so it is copied before anything is handed out.
     """
+    for name, value in (("return_X_y", return_X_y), ("as_frame", as_frame)):
+        if not isinstance(value, bool | np.bool_):
+            raise TypeError(f"{name} must be True or False, got {value!r}.")
     frame = frame.copy()
     data = frame[feature_names]
     target = frame[target_column]

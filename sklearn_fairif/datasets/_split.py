@@ -4,16 +4,21 @@ import math
 import numbers
 
 import numpy as np
+import pandas as pd
 from sklearn.model_selection import train_test_split
 from sklearn.utils import (
     _safe_indexing,
-    check_consistent_length,
     check_random_state,
     column_or_1d,
     indexable,
 )
+from sklearn.utils.validation import _num_samples
+
+from ..utils._validation import _check_raw_label_types
 
 _STRATIFY_OPTIONS = ("label_group", "label", "group", None)
+# train_test_split needs two rows of a stratum to put one on each side.
+_MIN_PER_STRATUM = 2
 
 
 def _n_rows(size, n_samples, name):
@@ -36,18 +41,83 @@ def _n_rows(size, n_samples, name):
     raise TypeError(f"{name} should be an int or a float, got {size!r}.")
 
 
+def _codes(values, name):
+    """Integer codes of labels; refuse missing and mixed-type labels by name."""
+    values = column_or_1d(values)
+    _check_raw_label_types(values, name)
+    missing = np.flatnonzero(pd.isna(values))
+    if missing.size:
+        raise ValueError(
+            f"{name} contains {missing.size} missing value(s) (NaN or None), the "
+            f"first at position {missing[0]}; drop those rows or fill them."
+        )
+    return np.unique(values, return_inverse=True)
+
+
 def _strata(y, s, stratify):
     """Return one integer stratum per row, or None for no stratification."""
+    # np.unique codes make any label or group values (strings included) work.
+    labels, y_codes = _codes(y, "y")
+    groups, s_codes = _codes(s, "s")
     if stratify is None:
         return None
-    # np.unique codes make any label or group values (strings included) work.
-    y_codes = np.unique(column_or_1d(y), return_inverse=True)[1]
-    groups, s_codes = np.unique(column_or_1d(s), return_inverse=True)
     if stratify == "label":
-        return y_codes
-    if stratify == "group":
-        return s_codes
-    return y_codes * len(groups) + s_codes
+        strata = y_codes
+    elif stratify == "group":
+        strata = s_codes
+    else:
+        strata = y_codes * len(groups) + s_codes
+    _check_strata(strata, labels, groups, y_codes, s_codes, stratify)
+    return strata
+
+
+def _check_strata(strata, labels, groups, y_codes, s_codes, stratify):
+    """Name the stratum too small to split (sklearn blames "classes in y")."""
+    counts = np.bincount(strata)
+    small = np.flatnonzero((counts > 0) & (counts < _MIN_PER_STRATUM))
+    if not small.size:
+        return
+    first = np.flatnonzero(strata == small[0])[0]
+    cell = {
+        "label": f"label y={_py(labels[y_codes[first]])!r}",
+        "group": f"group s={_py(groups[s_codes[first]])!r}",
+        "label_group": f"cell y={_py(labels[y_codes[first]])!r}, "
+                       f"s={_py(groups[s_codes[first]])!r}",
+    }[stratify]
+    raise ValueError(
+        f"stratify={stratify!r} needs at least {_MIN_PER_STRATUM} rows in every "
+        f"stratum, but the {cell} has {counts[small[0]]} row(s) ({small.size} "
+        f"stratum/strata too small). Merge rare groups in s, or pass "
+        f"stratify='label' or stratify=None."
+    )
+
+
+def _py(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _split(indices, n_rows, rng, strata, part):
+    try:
+        return train_test_split(indices, test_size=n_rows, random_state=rng,
+                                stratify=strata)
+    except ValueError as exc:
+        if strata is None:
+            raise
+        raise ValueError(
+            f"cannot stratify the {part} split: {exc} (each stratum of "
+            f"stratify needs at least {_MIN_PER_STRATUM} rows left for this split; "
+            f"pass a coarser stratify, e.g. 'label', or None)."
+        ) from None
+
+
+def _check_random_state(random_state):
+    try:
+        return check_random_state(random_state)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"random_state must be None, an int in [0, 2**32 - 1] or a "
+            f"RandomState instance, got {random_state!r} ({exc})."
+        ) from None
 
 
 def train_val_test_split(
@@ -126,13 +196,24 @@ def train_val_test_split(
     >>> int(s_val.sum()), int(s_test.sum())
     (16, 16)
     """
-    if stratify not in _STRATIFY_OPTIONS:
+    if not (stratify is None or isinstance(stratify, str)) or \
+            stratify not in _STRATIFY_OPTIONS:
         raise ValueError(
             f"stratify should be one of {_STRATIFY_OPTIONS}, got {stratify!r}."
         )
-    X, y, s = indexable(X, y, s)
-    check_consistent_length(X, y, s)
+    lengths = [_num_samples(a) for a in (X, y, s)]
+    if len(set(lengths)) > 1:
+        raise ValueError(
+            f"X, y and s must have the same number of rows, got {lengths[0]}, "
+            f"{lengths[1]} and {lengths[2]}."
+        )
     n_samples = len(y)
+    if n_samples < 3:
+        raise ValueError(
+            f"X, y and s have {n_samples} row(s); a train / validation / test "
+            f"split needs at least 3."
+        )
+    X, y, s = indexable(X, y, s)
     n_val = _n_rows(val_size, n_samples, "val_size")
     n_test = _n_rows(test_size, n_samples, "test_size")
     if n_val + n_test >= n_samples:
@@ -143,17 +224,11 @@ def train_val_test_split(
 
     # Splitting positions, not the arrays, lets both calls stratify on the same
     # strata whatever the types of X, y and s.
-    rng = check_random_state(random_state)
+    rng = _check_random_state(random_state)
     strata = _strata(y, s, stratify)
-    rest, test = train_test_split(
-        np.arange(n_samples), test_size=n_test, random_state=rng, stratify=strata
-    )
-    train, val = train_test_split(
-        rest,
-        test_size=n_val,
-        random_state=rng,
-        stratify=None if strata is None else strata[rest],
-    )
+    rest, test = _split(np.arange(n_samples), n_test, rng, strata, "test")
+    train, val = _split(rest, n_val, rng, None if strata is None else strata[rest],
+                        "validation")
     return [
         _safe_indexing(array, indices)
         for array in (X, y, s)

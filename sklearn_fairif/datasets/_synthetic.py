@@ -41,18 +41,38 @@ def _decision_directions(angle):
     return np.array([[np.cos(half), np.sin(half)], [np.cos(half), -np.sin(half)]])
 
 
+def _check_number(value, name, kind, **bounds):
+    """check_scalar, plus: no booleans, and no NaN or infinity."""
+    if isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be a number, got the boolean {value!r}.")
+    check_scalar(value, name, kind, **bounds)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}.")
+
+
 def _validate_params(n_samples, bias, n_features, class_sep, group_sep, angle, scale):
     """Raise an informative error for any invalid parameter."""
-    if bias not in _CELL_SHARES:
+    if not (bias is None or isinstance(bias, str)) or bias not in _CELL_SHARES:
         raise ValueError(f"bias should be one of {list(_CELL_SHARES)}, got {bias!r}.")
-    check_scalar(n_samples, "n_samples", numbers.Integral, min_val=1)
-    check_scalar(n_features, "n_features", numbers.Integral, min_val=3)
-    check_scalar(class_sep, "class_sep", numbers.Real, min_val=0)
-    check_scalar(group_sep, "group_sep", numbers.Real, min_val=0)
-    check_scalar(angle, "angle", numbers.Real, min_val=0, max_val=180)
-    check_scalar(
+    _check_number(n_samples, "n_samples", numbers.Integral, min_val=1)
+    _check_number(n_features, "n_features", numbers.Integral, min_val=3)
+    _check_number(class_sep, "class_sep", numbers.Real, min_val=0)
+    _check_number(group_sep, "group_sep", numbers.Real, min_val=0)
+    _check_number(angle, "angle", numbers.Real, min_val=0, max_val=180)
+    _check_number(
         scale, "group_scale", numbers.Real, min_val=0, include_boundaries="neither"
     )
+
+
+def _random_state(random_state):
+    """check_random_state, with the argument's name in its error."""
+    try:
+        return check_random_state(random_state)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"random_state must be None, an int in [0, 2**32 - 1] or a "
+            f"RandomState instance, got {random_state!r} ({exc})."
+        ) from None
 
 
 def make_biased_classification(
@@ -199,7 +219,7 @@ def make_biased_classification(
     _validate_params(
         n_samples, bias, n_features, class_sep, group_sep, angle, group_scale
     )
-    rng = check_random_state(random_state)
+    rng = _random_state(random_state)
 
     counts = _cell_counts(n_samples, bias)
     order = rng.permutation(n_samples)

@@ -31,6 +31,7 @@ from ..utils._validation import (
     _check_sensitive_features,
     _check_targets,
     _warn_missing_class,
+    check_group_weights,
 )
 
 # Group rates, computed on labels encoded as 0/1 (1 = positive class).
@@ -60,6 +61,9 @@ def _validate_inputs(y_true, y_pred, sensitive_features, sample_weight):
     """Encode labels as 0/1 and check groups and weights against them."""
     y_true, y_pred, sample_weight = _check_targets(y_true, y_pred, sample_weight)
     groups = _check_sensitive_features(sensitive_features, y_true.shape[0])
+    # fairlearn's selection rate would silently drop a group whose weights are
+    # all zero (the other rates raise): one rule for every metric.
+    check_group_weights(sample_weight, groups)
     return y_true, y_pred, groups, sample_weight
 
 

@@ -1,5 +1,7 @@
 """Scorers that let model selection see the fairness gaps."""
 
+import warnings
+
 from sklearn import config_context, get_config
 from sklearn.metrics import make_scorer
 
@@ -25,14 +27,22 @@ _ROUTING_OFF_MESSAGE = (
     "`with sklearn.config_context(enable_metadata_routing=True):`), then pass the "
     "groups to the meta-estimator, e.g. GridSearchCV(...).fit(X, y, "
     "sensitive_features=s) or cross_validate(..., params={{'sensitive_features': "
-    "s}})."
+    "s}}). {raise_hint}"
+)
+
+# A search catches scoring errors and records NaN (error_score=np.nan), which
+# leaves an arbitrary best_params_: tell the user how to make it stop instead.
+_RAISE_HINT = (
+    "In GridSearchCV, RandomizedSearchCV or cross_validate, pass "
+    "error_score='raise' so that this stops the search instead of leaving NaN "
+    "fairness scores and an arbitrary best_params_."
 )
 
 _NOT_PASSED_MESSAGE = (
     "The fairness scorer {name!r} was called without sensitive_features. Pass the "
     "group labels to the meta-estimator, e.g. GridSearchCV(...).fit(X, y, "
     "sensitive_features=s) or cross_validate(..., params={{'sensitive_features': "
-    "s}}); they are sliced to each test fold."
+    "s}}); they are sliced to each test fold. {raise_hint}"
 )
 
 
@@ -53,7 +63,11 @@ class _RequireSensitiveFeatures:
         if sensitive_features is None:
             routing = get_config()["enable_metadata_routing"]
             message = _NOT_PASSED_MESSAGE if routing else _ROUTING_OFF_MESSAGE
-            raise ValueError(message.format(name=self.__name__))
+            message = message.format(name=self.__name__, raise_hint=_RAISE_HINT)
+            # Also warn: with the default error_score=np.nan a search turns the
+            # error below into NaN scores, and this line is what the user sees.
+            warnings.warn(message, UserWarning, stacklevel=2)
+            raise ValueError(message)
         return self.metric(
             y_true, y_pred, sensitive_features=sensitive_features, **kwargs
         )
@@ -106,14 +120,19 @@ def make_fairness_scorer(metric, *, method="between_groups"):
     Raises
     ------
     ValueError
-        From the scorer, when called without ``sensitive_features``. Metadata
+        From the scorer, when called without ``sensitive_features`` (it also
+        warns, with the same message, so that the problem shows even where a
+        search swallows the error). Metadata
         routing must be enabled with
         ``sklearn.set_config(enable_metadata_routing=True)``: without it
         scikit-learn never passes group labels to scorers (and passing
         ``sensitive_features`` to ``GridSearchCV.fit`` sends them to the
         estimator's ``fit`` instead, which fails with "All the ... fits
         failed"). Inside a search with the default ``error_score=np.nan`` the
-        error becomes a warning and NaN scores.
+        error becomes a warning, NaN scores and an arbitrary ``best_params_``:
+        **pass** ``error_score="raise"`` to ``GridSearchCV`` (or
+        ``cross_validate``) so that a missing ``sensitive_features`` stops the
+        search with this message.
 
     Notes
     -----

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.utils.multiclass import type_of_target, unique_labels
-from sklearn.utils.validation import _check_sample_weight
 
 # Separator of the labels of intersectional groups built from several columns,
 # e.g. ("female", "black") -> "female, black".
@@ -48,6 +47,9 @@ def _check_sensitive_features(
         If the length is not ``n_samples``, if a label is missing (NaN or None) or
         if there are fewer than two distinct groups.
     """
+    if sensitive_features is None:
+        raise ValueError(f"{name} is None; pass one group label per sample.")
+    _check_raw_label_types(sensitive_features, name)
     groups = _as_label_array(sensitive_features, name)
     if n_samples is not None and groups.shape[0] != n_samples:
         raise ValueError(
@@ -156,6 +158,7 @@ def _check_binary_targets(y, *, name="y_true"):
     ValueError
         If ``y`` is not 1-D or holds more than two classes or continuous values.
     """
+    _check_raw_label_types(y, name)
     y_array = np.asarray(y)
     if y_array.ndim == 2 and y_array.shape[1] == 1:
         y_array = y_array.ravel()
@@ -163,6 +166,8 @@ def _check_binary_targets(y, *, name="y_true"):
         raise ValueError(
             f"{name} must be a 1-D array of class labels, got shape {y_array.shape}."
         )
+    if y_array.shape[0] == 0:
+        raise ValueError(f"{name} is empty; pass at least one label per sample.")
     target_type = type_of_target(y_array, input_name=name)
     if target_type != "binary":
         classes = pd.unique(y_array)
@@ -209,9 +214,7 @@ def _check_targets(y_true, y_pred, sample_weight=None):
         )
     pos_label = _positive_label(labels)
     if sample_weight is not None:
-        sample_weight = _check_sample_weight(
-            sample_weight, y_true, ensure_non_negative=True
-        )
+        sample_weight = check_sample_weight_nonneg(sample_weight, y_true.shape[0])
     return _encode(y_true, pos_label), _encode(y_pred, pos_label), sample_weight
 
 
@@ -301,3 +304,476 @@ def _warn_undefined(group, kind, rate):
         UndefinedMetricWarning,
         stacklevel=4,
     )
+
+
+# ---------------------------------------------------------------------------
+# Shared checks of the input contract (issue 13): the estimators, the metrics,
+# the datasets and the command line call these, so the same rule gives the same
+# message everywhere. Each raises (or warns) naming the argument.
+
+# Fewest validation rows of a (group, label) cell that a rate can be measured on
+# without one row swinging it: with one positive in a group, its TPR is 0 or 1.
+MIN_CELL_COUNT = 20
+
+# Above this many distinct groups, ``s`` is probably a continuous or ID-like
+# column: FairIF builds constraints per group, so their number grows with it.
+MAX_GROUPS = 20
+
+
+class FairIFDataWarning(UserWarning):
+    """Data that makes a fairness measurement or the reweighting unreliable."""
+
+
+def _describe_values(values, limit=5):
+    shown = ", ".join(repr(_py(v)) for v in values[:limit])
+    return shown + (", ..." if len(values) > limit else "")
+
+
+def _check_one_kind_of_label(values, name):
+    """Refuse a mix of strings and numbers, which NumPy cannot sort."""
+    # Missing labels are reported by their own check, not as a "number".
+    kinds = {isinstance(v, str | bytes) for v in values if not _is_missing(v)}
+    if len(kinds) > 1:
+        raise TypeError(
+            f"{name} mixes strings and numbers ({_describe_values(values)}); use "
+            f"one type for all labels, e.g. convert them with .astype(str)."
+        )
+
+
+def check_binary_target(y, name="y", *, allow_single_class=False):
+    """Check that ``y`` holds the labels of a binary classification problem.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Class labels: two distinct values of one type (numbers, booleans or
+        strings). A column vector of shape (n_samples, 1) is accepted.
+    name : str, default="y"
+        Name of the argument, used in error messages.
+    allow_single_class : bool, default=False
+        Accept labels with only one class (metrics on a subset may need this;
+        fitting a classifier does not).
+
+    Returns
+    -------
+    y : ndarray of shape (n_samples,)
+        The labels.
+    classes : ndarray
+        The sorted distinct labels (two, or one if ``allow_single_class``).
+
+    Raises
+    ------
+    ValueError
+        If ``y`` is empty, not 1-D, has missing labels, a single class (unless
+        allowed), more than two classes, or continuous values.
+    TypeError
+        If ``y`` mixes strings and numbers.
+    """
+    _check_raw_label_types(y, name)
+    y_array = _to_numpy(y) if not isinstance(y, pd.Series) else y.to_numpy()
+    if y_array.ndim == 2 and y_array.shape[1] == 1:
+        y_array = y_array.ravel()
+    if y_array.ndim != 1:
+        raise ValueError(
+            f"{name} must be a 1-D array of class labels, got shape {y_array.shape}."
+        )
+    if y_array.shape[0] == 0:
+        raise ValueError(f"{name} is empty; pass at least one label per sample.")
+    _check_no_missing_labels(y_array, name)
+    distinct = pd.unique(y_array)
+    if y_array.dtype == object:
+        _check_one_kind_of_label(distinct, name)
+    if y_array.dtype.kind == "f" and not np.all(np.isfinite(y_array)):
+        raise ValueError(f"{name} contains infinite values; pass class labels.")
+    if distinct.size > 2 or (
+        y_array.dtype.kind == "f" and not np.all(np.mod(distinct, 1) == 0)
+    ):
+        continuous = distinct.size > 2 and y_array.dtype.kind == "f"
+        kind = "continuous values" if continuous else f"{distinct.size} distinct values"
+        raise ValueError(
+            f"{name} must hold binary class labels (two distinct values); got "
+            f"{kind}: [{_describe_values(distinct)}]."
+        )
+    if distinct.size == 1 and not allow_single_class:
+        raise ValueError(
+            f"{name} contains only one class ({_py(distinct[0])!r}); a binary "
+            f"classifier needs samples of both classes."
+        )
+    try:
+        classes = np.sort(distinct)
+    except TypeError:  # e.g. bytes and str
+        classes = np.array(sorted(distinct, key=str), dtype=object)
+    return y_array, classes
+
+
+def _is_missing(value):
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _check_raw_label_types(values, name):
+    """Catch int/str mixes before NumPy turns every label into a string."""
+    if isinstance(values, pd.DataFrame):
+        for column in values.columns:
+            _check_raw_label_types(values[column], name)
+        return
+    if isinstance(values, np.ndarray | pd.Series) and values.dtype != object:
+        return
+    try:
+        as_object = np.asarray(values, dtype=object)
+    except ValueError:  # ragged input: reported by the shape checks
+        return
+    if as_object.ndim == 2:
+        for j in range(as_object.shape[1]):
+            _check_one_kind_of_label(pd.unique(as_object[:, j]), name)
+    elif as_object.ndim == 1:
+        _check_one_kind_of_label(pd.unique(as_object), name)
+
+
+def _check_no_missing_labels(y, name):
+    if y.dtype.kind in "OfcU":
+        missing = np.flatnonzero(pd.isna(y))
+        if missing.size:
+            raise ValueError(
+                f"{name} contains {missing.size} missing label(s) (NaN or None), "
+                f"the first at position {missing[0]}; drop those samples or label "
+                f"them."
+            )
+
+
+def check_groups(s, n_samples=None, name="s_val", *, max_groups=MAX_GROUPS,
+                 min_rows=2):
+    """Check group labels for a fairness measurement; warn when they look wrong.
+
+    On top of :func:`_check_sensitive_features` (length, no missing label, two or
+    more groups), this refuses labels mixing strings and numbers, warns when the
+    labels look continuous or ID-like (many groups, non-integer floats) and when a
+    group has fewer than ``min_rows`` rows.
+
+    Parameters
+    ----------
+    s : array-like of shape (n_samples,) or (n_samples, n_columns)
+        Group labels.
+    n_samples : int, default=None
+        Expected number of samples; None skips the length check.
+    name : str, default="s_val"
+        Name of the argument, used in messages.
+    max_groups : int, default=20
+        More distinct groups than this triggers the "many groups" warning.
+    min_rows : int, default=2
+        Groups with fewer rows trigger a warning.
+
+    Returns
+    -------
+    groups : ndarray of shape (n_samples,)
+        The group label of each sample.
+
+    Raises
+    ------
+    ValueError
+        Wrong length, missing labels, empty, or a single group.
+    TypeError
+        Labels mixing strings and numbers.
+
+    Warns
+    -----
+    FairIFDataWarning
+        Many groups (a continuous or ID-like column?), or tiny groups.
+    """
+    _check_raw_label_types(s, name)
+    groups = _as_label_array(s, name)
+    if groups.shape[0] == 0:
+        raise ValueError(f"{name} is empty; pass one group label per sample.")
+    groups = _check_sensitive_features(groups, n_samples, name=name)
+    distinct, counts = _group_counts(groups, name)
+    continuous = groups.dtype.kind == "f" and not np.all(np.mod(distinct, 1) == 0)
+    if distinct.size > max_groups or continuous:
+        what = "non-integer numbers" if continuous else "values"
+        warnings.warn(
+            f"{name} has many groups: {distinct.size} distinct {what} in "
+            f"{groups.shape[0]} rows. Is it a continuous or ID-like column? Every "
+            f"value is treated as a group, and the fairness constraints grow with "
+            f"the number of groups; bin it into a few groups "
+            f"(e.g. pandas.cut) or pass the intended column.",
+            FairIFDataWarning,
+            stacklevel=2,
+        )
+    elif min_rows > 1:
+        small = [(g, c) for g, c in zip(distinct, counts, strict=True) if c < min_rows]
+        if small:
+            shown = ", ".join(f"{_py(g)!r} ({c} row{'' if c == 1 else 's'})"
+                              for g, c in small[:5])
+            warnings.warn(
+                f"{name} has {len(small)} group(s) with fewer than {min_rows} rows: "
+                f"{shown}; their rates rest on too few rows to be measured. Merge "
+                f"small groups or collect more rows.",
+                FairIFDataWarning,
+                stacklevel=2,
+            )
+    return groups
+
+
+def _group_counts(groups, name):
+    if groups.dtype == object:
+        _check_one_kind_of_label(pd.unique(groups), name)
+    distinct, counts = np.unique(groups, return_counts=True)
+    return distinct, counts
+
+
+# Which validation rows each rate of an objective is measured on: TPR on the
+# positives of a group, TNR (and FPR) on its negatives, the others on all rows.
+_RATE_CELLS = {
+    "tpr": (1,),
+    "tnr": (0,),
+    "fpr": (0,),
+    "accuracy": (None,),
+    "selection_rate": (None,),
+}
+
+
+def check_cells(objective_rates, y01, s, min_count=MIN_CELL_COUNT, name="s_val"):
+    """Warn once per (group, label) cell the objective needs that has few rows.
+
+    A TPR is measured on a group's positives and a TNR on its negatives, so what
+    matters is the count of positives and negatives per group, not its rows: an
+    intersectional group with a single positive swings its TPR constraint from
+    one extreme to the other.
+
+    Parameters
+    ----------
+    objective_rates : iterable of {"tpr", "tnr", "fpr", "accuracy", \
+            "selection_rate"}
+        The rates the objective compares between groups.
+    y01 : array-like of shape (n_samples,) or None
+        Validation labels encoded as 0/1 (None when no rate needs labels).
+    s : array-like of shape (n_samples,)
+        Validation group labels.
+    min_count : int, default=20
+        Cells with fewer rows than this get a warning.
+    name : str, default="s_val"
+        Name of the group argument, used in the messages.
+
+    Returns
+    -------
+    small : list of (group, label, count)
+        The cells that got a warning (``label`` is None for all rows).
+
+    Warns
+    -----
+    FairIFDataWarning
+        One per small cell, naming the group, the label and the count.
+    """
+    rates = tuple(objective_rates)
+    unknown = [r for r in rates if r not in _RATE_CELLS]
+    if unknown:
+        raise ValueError(
+            f"objective_rates must be among {sorted(_RATE_CELLS)}, got {unknown}."
+        )
+    s = np.asarray(s)
+    cells = list(dict.fromkeys(c for r in rates for c in _RATE_CELLS[r]))
+    if y01 is None and any(c is not None for c in cells):
+        raise ValueError("y01 is needed for rates measured per class (tpr, tnr).")
+    y01 = None if y01 is None else np.asarray(y01)
+    small = []
+    for group in pd.unique(s):
+        in_group = s == group
+        for label in cells:
+            rows = in_group if label is None else in_group & (y01 == label)
+            count = int(rows.sum())
+            if count < min_count:
+                small.append((_py(group), label, count))
+                what = ("rows" if label is None else
+                        "positive (y=1) rows" if label == 1 else "negative (y=0) rows")
+                warnings.warn(
+                    f"{name} group {_py(group)!r} has {count} {what} in the "
+                    f"validation set, fewer than {min_count}: the rate measured "
+                    f"on them is noisy and the reweighting may chase that noise. "
+                    f"Collect more validation rows of this group or merge groups.",
+                    FairIFDataWarning,
+                    stacklevel=2,
+                )
+    return small
+
+
+def check_finite(a, name, hint=None):
+    """Raise a ValueError naming ``name`` if ``a`` holds NaN or infinite values.
+
+    Parameters
+    ----------
+    a : array-like, sparse matrix or pandas DataFrame
+        Numeric data; non-numeric DataFrame columns are skipped.
+    name : str
+        Name of the argument (or the quantity, e.g. ``"influence_"``).
+    hint : str, default=None
+        The likely cause or the remedy, appended to the message.
+
+    Returns
+    -------
+    a : the input, unchanged.
+
+    Raises
+    ------
+    ValueError
+        ``"{name} contains k NaN and j infinite value(s) ..."``; for a DataFrame
+        the first offending column is named.
+    """
+    if isinstance(a, pd.DataFrame):
+        for column in a.columns:
+            values = a[column]
+            if pd.api.types.is_numeric_dtype(values) and not \
+                    pd.api.types.is_bool_dtype(values):
+                _raise_if_not_finite(values.to_numpy(dtype=float, na_value=np.nan),
+                                     f"{name} column {column!r}", hint)
+        return a
+    values = a.data if hasattr(a, "tocsr") and hasattr(a, "data") else a
+    array = np.asarray(values)
+    if array.dtype.kind in "biu" or array.dtype == bool:
+        return a
+    if array.dtype.kind not in "fc":
+        try:
+            array = array.astype(float)
+        except (TypeError, ValueError):
+            return a  # not numeric: other checks name the problem
+    _raise_if_not_finite(array, name, hint)
+    return a
+
+
+def _raise_if_not_finite(array, name, hint):
+    nan = np.isnan(array)
+    inf = np.isinf(array)
+    n_nan, n_inf = int(nan.sum()), int(inf.sum())
+    if n_nan or n_inf:
+        parts = [f"{n_nan} NaN"] * (n_nan > 0) + [f"{n_inf} infinite"] * (n_inf > 0)
+        first = np.argwhere(nan | inf)[0]
+        where = "row " + str(first[0]) if array.ndim >= 1 else "the value"
+        message = (f"{name} contains {' and '.join(parts)} value(s) (the first in "
+                   f"{where}).")
+        if hint:
+            message += f" {hint}"
+        raise ValueError(message)
+
+
+def check_sample_weight_nonneg(sample_weight, n_samples, name="sample_weight"):
+    """Validate user sample weights: 1-D, finite, >= 0, not all zero.
+
+    Parameters
+    ----------
+    sample_weight : array-like of shape (n_samples,) or None
+        The weights; None means unit weights.
+    n_samples : int
+        Expected length.
+    name : str, default="sample_weight"
+        Name of the argument, used in error messages.
+
+    Returns
+    -------
+    sample_weight : ndarray of shape (n_samples,) of float64, or None
+
+    Raises
+    ------
+    ValueError
+        Wrong shape or length, non-numeric, NaN or infinite, negative, or all
+        zero weights.
+    """
+    if sample_weight is None:
+        return None
+    try:
+        w = np.asarray(sample_weight, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must hold numbers, got {sample_weight!r:.60}.") \
+            from None
+    if w.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {w.shape}.")
+    if w.shape[0] != n_samples:
+        raise ValueError(
+            f"{name} has {w.shape[0]} entries but the data has {n_samples} samples."
+        )
+    check_finite(w, name)
+    negative = np.flatnonzero(w < 0)
+    if negative.size:
+        raise ValueError(
+            f"{name} must be non-negative; {negative.size} weight(s) are negative, "
+            f"the first {w[negative[0]]:g} at position {negative[0]}."
+        )
+    if n_samples and not w.any():
+        raise ValueError(f"{name} is zero for every sample; at least one must be "
+                         f"positive.")
+    return w
+
+
+def check_positive_values(values, name, *, allow_zero=False):
+    """Check a scalar or a flat list of numbers element-wise: finite and > 0.
+
+    Parameters
+    ----------
+    values : float or sequence of float
+        One value or a non-empty 1-D list of values (e.g. an ``alpha`` grid).
+    name : str
+        Name of the parameter, used in error messages.
+    allow_zero : bool, default=False
+        Accept 0.
+
+    Returns
+    -------
+    values : ndarray of shape (n_values,) of float64
+
+    Raises
+    ------
+    TypeError
+        A non-number (a string, a nested list).
+    ValueError
+        An empty list, NaN, infinity, or a value <= 0 (< 0 with ``allow_zero``).
+    """
+    scalar = np.ndim(values) == 0
+    items = [values] if scalar else list(values)
+    if not items:
+        raise ValueError(f"{name} is an empty list; pass at least one value.")
+    bad_type = [v for v in items if isinstance(v, bool)
+                or not isinstance(v, int | float | np.integer | np.floating)]
+    if bad_type:
+        raise TypeError(
+            f"{name} must be a number or a flat list of numbers, got "
+            f"{bad_type[0]!r} ({type(bad_type[0]).__name__})."
+        )
+    array = np.asarray(items, dtype=float)
+    bound = "a finite number >= 0" if allow_zero else "a finite number > 0"
+    bad = ~np.isfinite(array) | ((array < 0) if allow_zero else (array <= 0))
+    if bad.any():
+        raise ValueError(
+            f"every value of {name} must be {bound}, got "
+            f"{_describe_values(array[bad].tolist())}."
+        )
+    return array
+
+
+def check_group_weights(sample_weight, groups, name="sample_weight"):
+    """Refuse weights that are zero on every sample of some group.
+
+    Such a group has no weighted rate: one metric would silently drop it from
+    the comparison while another divides by zero. Say so instead.
+
+    Parameters
+    ----------
+    sample_weight : ndarray of shape (n_samples,) or None
+        Validated non-negative weights.
+    groups : ndarray of shape (n_samples,)
+        Group label of each sample.
+    name : str, default="sample_weight"
+        Name of the argument, used in the message.
+
+    Raises
+    ------
+    ValueError
+        Naming the first such group.
+    """
+    if sample_weight is None:
+        return
+    for group in pd.unique(groups):
+        if not np.any(sample_weight[groups == group]):
+            raise ValueError(
+                f"{name} is zero for every sample of group {_py(group)!r}, so its "
+                f"rates are undefined; give some of its samples a positive weight "
+                f"or leave the group out."
+            )

@@ -176,7 +176,7 @@ def test_check_targets_sample_weight():
     assert_array_equal(weight, [1.0, 2.0])
     with pytest.raises(ValueError, match="sample_weight"):
         _check_targets([0, 1], [0, 1], [1, 2, 3])
-    with pytest.raises(ValueError, match="Negative values"):
+    with pytest.raises(ValueError, match="sample_weight must be non-negative"):
         _check_targets([0, 1], [0, 1], [1, -2])
 
 
@@ -218,3 +218,188 @@ def test_warn_missing_class_silent_when_all_defined():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _warn_missing_class([0, 1, 0, 1], ["a", "a", "b", "b"])
+
+
+# ------------------------------------------------------- input-contract checks
+from scipy import sparse  # noqa: E402
+
+from sklearn_fairif.utils._validation import (  # noqa: E402
+    FairIFDataWarning,
+    check_binary_target,
+    check_cells,
+    check_finite,
+    check_groups,
+    check_positive_values,
+    check_sample_weight_nonneg,
+)
+
+
+@pytest.mark.parametrize(
+    "y, error, match",
+    [
+        ([0, 1, "a", "b"], TypeError, "y_val mixes strings and numbers"),
+        ([1, 1, 1], ValueError, "y_val contains only one class"),
+        ([], ValueError, "y_val is empty"),
+        ([0, 1, 2], ValueError, "y_val must hold binary class labels"),
+        ([0.5, 1.5], ValueError, "y_val must hold binary class labels"),
+        ([0.0, np.nan, 1.0], ValueError, "y_val contains 1 missing label"),
+        (["a", None, "b"], ValueError, "y_val contains 1 missing label"),
+        ([0.0, np.inf, 1.0], ValueError, "y_val contains infinite"),
+        (np.zeros((3, 2)), ValueError, "y_val must be a 1-D array"),
+    ],
+)
+def test_check_binary_target_errors(y, error, match):
+    with pytest.raises(error, match=re.escape(match)):
+        check_binary_target(y, "y_val")
+
+
+@pytest.mark.parametrize(
+    "y, classes",
+    [([0, 1, 1], [0, 1]), ([-1, 1], [-1, 1]), (["no", "yes"], ["no", "yes"]),
+     ([True, False], [False, True]), (np.array([[0], [1]]), [0, 1]),
+     (pd.Series([2, 1]), [1, 2])],
+)
+def test_check_binary_target_accepts_any_two_labels(y, classes):
+    y_array, found = check_binary_target(y, "y")
+    assert y_array.ndim == 1
+    assert found.tolist() == classes
+
+
+def test_check_binary_target_single_class_when_allowed():
+    _, classes = check_binary_target([1, 1], "y", allow_single_class=True)
+    assert classes.tolist() == [1]
+
+
+def test_check_groups_mixed_types():
+    with pytest.raises(TypeError, match="s_val mixes strings and numbers"):
+        check_groups(np.array([1, "a", 1, "a"], dtype=object), 4)
+
+
+@pytest.mark.parametrize(
+    "s, n, match",
+    [([], None, "s_val is empty"), ([0, 0, 0], 3, "at least two distinct groups"),
+     ([0, 1], 3, "s_val has 2 entries but the data has 3"),
+     ([0, None, 1], 3, "s_val contains 1 missing")],
+)
+def test_check_groups_errors(s, n, match):
+    with pytest.raises(ValueError, match=re.escape(match)):
+        check_groups(s, n)
+
+
+def test_check_groups_warns_continuous_column():
+    rng = np.random.RandomState(0)
+    with pytest.warns(FairIFDataWarning, match="s_val has many groups: 240"):
+        check_groups(rng.normal(size=240), 240)
+    with pytest.warns(FairIFDataWarning, match="non-integer"):
+        check_groups([0.5, 1.5, 0.5, 1.5], 4)
+
+
+def test_check_groups_warns_tiny_group():
+    with pytest.warns(FairIFDataWarning, match=r"'c' \(1 row\)"):
+        check_groups(["a", "a", "b", "b", "c"], 5)
+
+
+def test_check_groups_quiet_on_good_groups():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        groups = check_groups(pd.Series(["a", "b"] * 10), 20)
+    assert groups.tolist() == ["a", "b"] * 10
+
+
+def test_check_cells_counts_positives_not_rows():
+    # Group "b" has 50 rows but a single positive: its TPR is 0 or 1.
+    s = np.array(["a"] * 50 + ["b"] * 50)
+    y = np.array([0, 1] * 25 + [1] + [0] * 49)
+    with pytest.warns(FairIFDataWarning) as record:
+        small = check_cells(("tpr", "tnr"), y, s, min_count=20)
+    assert small == [("b", 1, 1)]
+    assert len(record) == 1
+    message = str(record[0].message)
+    assert "s_val group 'b' has 1 positive (y=1) rows" in message
+
+
+def test_check_cells_one_warning_per_cell():
+    s = np.repeat(["a", "b"], 10)
+    y = np.tile([0, 1], 10)
+    with pytest.warns(FairIFDataWarning) as record:
+        small = check_cells(("tpr", "fpr", "tnr"), y, s, min_count=20)
+    assert len(small) == len(record) == 4
+
+
+def test_check_cells_rows_for_selection_rate():
+    s = np.repeat(["a", "b"], [30, 5])
+    with pytest.warns(FairIFDataWarning, match="'b' has 5 rows"):
+        assert check_cells(("selection_rate",), None, s) == [("b", None, 5)]
+
+
+def test_check_cells_quiet_when_large():
+    s = np.repeat([0, 1], 40)
+    y = np.tile([0, 1], 40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert check_cells(("tpr", "tnr"), y, s) == []
+
+
+def test_check_cells_bad_rate():
+    with pytest.raises(ValueError, match="objective_rates"):
+        check_cells(("recall",), [0, 1], [0, 1])
+
+
+@pytest.mark.parametrize(
+    "a, match",
+    [(np.array([[1.0, np.nan], [2.0, 3.0]]), "X_val contains 1 NaN value(s) (the "
+      "first in row 0)"),
+     (np.array([1.0, np.inf, -np.inf]), "X_val contains 2 infinite value(s)"),
+     (sparse.csr_matrix(np.array([[0.0, np.nan]])), "X_val contains 1 NaN"),
+     (pd.DataFrame({"age": [1.0, np.inf], "job": ["a", "b"]}),
+      "X_val column 'age' contains 1 infinite")],
+)
+def test_check_finite_names_the_array(a, match):
+    with pytest.raises(ValueError, match=re.escape(match) + ".*check the input"):
+        check_finite(a, "X_val", hint="check the input")
+
+
+def test_check_finite_passes_clean_and_non_numeric():
+    for a in (np.arange(3), np.ones((2, 2)), np.array(["a", "b"]),
+              pd.DataFrame({"a": ["x"], "b": [1]})):
+        assert check_finite(a, "X") is a
+
+
+@pytest.mark.parametrize(
+    "w, match",
+    [([1.0, -1.0], "sample_weight must be non-negative; 1 weight(s) are negative"),
+     ([0.0, 0.0], "sample_weight is zero for every sample"),
+     ([1.0], "sample_weight has 1 entries but the data has 2"),
+     ([1.0, np.nan], "sample_weight contains 1 NaN"),
+     ([[1.0, 1.0]], "sample_weight must be 1-D"),
+     (["a", "b"], "sample_weight must hold numbers")],
+)
+def test_check_sample_weight_nonneg(w, match):
+    with pytest.raises(ValueError, match=re.escape(match)):
+        check_sample_weight_nonneg(w, 2)
+
+
+def test_check_sample_weight_nonneg_ok():
+    assert check_sample_weight_nonneg(None, 3) is None
+    assert check_sample_weight_nonneg([0, 2], 2).dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    "values, error, match",
+    [([], ValueError, "alpha is an empty list"),
+     ([0.1, -1], ValueError, "every value of alpha must be a finite number > 0"),
+     ([0], ValueError, "> 0, got 0.0"),
+     ([np.nan], ValueError, "got nan"),
+     (-1, ValueError, "> 0"),
+     ([[0.1, 1]], TypeError, "alpha must be a number or a flat list"),
+     (["0.1"], TypeError, "alpha must be a number or a flat list"),
+     ([True], TypeError, "alpha must be a number")],
+)
+def test_check_positive_values_errors(values, error, match):
+    with pytest.raises(error, match=re.escape(match)):
+        check_positive_values(values, "alpha")
+
+
+def test_check_positive_values_ok():
+    assert check_positive_values(0.5, "alpha").tolist() == [0.5]
+    assert check_positive_values([0, 1], "tol", allow_zero=True).tolist() == [0, 1]

@@ -1,0 +1,179 @@
+"""The input contract of both estimators: each bad input, one clear message.
+
+Every case asserts the exception type and that the message names the
+argument, and that it is raised before stage 1 (the wrapped estimator's fit
+is never called).
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_fairif import FairIFClassifier, IFFairClassifier
+
+
+class _CountingLR(LogisticRegression):
+    fits = 0
+
+    def fit(self, X, y, sample_weight=None):
+        type(self).fits += 1
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def _args(data):
+    X, y, X_val, y_val, s_val = data[:5]
+    return {"X": X, "y": y, "X_val": X_val, "y_val": y_val, "s_val": s_val}
+
+
+def _nan_at_0(a):
+    a = a.astype(float).copy()
+    a[0, 0] = np.nan
+    return a
+
+
+BAD_DATA = [
+    ("X_val", lambda a: {**a, "X_val": a["X_val"][:, :3]}, ValueError),
+    ("X_val", lambda a: {**a, "X_val": _nan_at_0(a["X_val"])}, ValueError),
+    ("X_val", lambda a: {**a, "X_val": a["X_val"][:0], "y_val": a["y_val"][:0],
+                         "s_val": a["s_val"][:0]}, ValueError),
+    ("X", lambda a: {**a, "X": _nan_at_0(a["X"])}, ValueError),
+    ("X", lambda a: {**a, "X": a["X"][:0], "y": a["y"][:0]}, ValueError),
+    ("s_val", lambda a: {**a, "s_val": a["s_val"][:-1]}, ValueError),
+    ("s_val", lambda a: {**a, "s_val": np.array([1, "a"] * (len(a["s_val"]) // 2),
+                                                 dtype=object)}, TypeError),
+    ("y_val", lambda a: {**a, "y_val": np.array([1, "a"] * (len(a["y_val"]) // 2),
+                                                dtype=object)}, TypeError),
+    ("y_val", lambda a: {**a, "y_val": a["y_val"][:-1]}, ValueError),
+    ("y", lambda a: {**a, "y": np.ones(len(a["y"]))}, ValueError),
+    ("sample_weight", lambda a: {**a, "sample_weight": -np.ones(len(a["y"]))},
+     ValueError),
+    ("sample_weight", lambda a: {**a, "sample_weight": np.zeros(len(a["y"]))},
+     ValueError),
+    ("fit parameters", lambda a: {**a, "foo": 1}, TypeError),
+]
+
+
+@pytest.mark.parametrize("cls", [FairIFClassifier, IFFairClassifier])
+@pytest.mark.parametrize("name, make, error", BAD_DATA,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(BAD_DATA)])
+def test_bad_data_named_before_stage_one(biased_split, cls, name, make, error):
+    _CountingLR.fits = 0
+    args = make(_args(biased_split))
+    with pytest.raises(error, match=name):
+        cls(_CountingLR()).fit(**args)
+    assert _CountingLR.fits == 0
+
+
+@pytest.mark.parametrize("cls", [FairIFClassifier, IFFairClassifier])
+def test_pipeline_bad_fit_params_and_columns_named(biased_split, cls):
+    args = _args(biased_split)
+    pipe = make_pipeline(StandardScaler(), LogisticRegression())
+    with pytest.raises(TypeError, match="foo"):
+        cls(pipe).fit(**args, foo=1)
+    with pytest.raises(TypeError, match="sample_weight"):
+        cls(pipe).fit(**args, logisticregression__sample_weight=np.ones(2000))
+    with pytest.raises(ValueError, match="X_val has 3 features"):
+        cls(pipe).fit(**{**args, "X_val": args["X_val"][:, :3]})
+
+
+@pytest.mark.parametrize("alpha, error", [
+    ([-1], ValueError), ([0], ValueError), ([0.1, -1], ValueError),
+    ([np.nan], ValueError), ([np.inf], ValueError), ([], ValueError),
+    ([[0.1, 1]], ValueError), (["a"], TypeError), ([True], TypeError),
+])
+def test_alpha_checked_element_wise(biased_split, alpha, error):
+    _CountingLR.fits = 0
+    with pytest.raises(error, match="alpha"):
+        FairIFClassifier(_CountingLR(), alpha=alpha).fit(**_args(biased_split))
+    assert _CountingLR.fits == 0
+
+
+def test_saturated_temperature_warns_that_nothing_happens(biased_split):
+    with pytest.warns(UserWarning, match="temperature=1e-06"):
+        clf = FairIFClassifier(temperature=1e-6).fit(**_args(biased_split))
+    np.testing.assert_array_equal(clf.sample_weight_, 1.0)
+
+
+def test_clean_fit_has_no_such_warning(biased_split):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        IFFairClassifier(n_updates=2).fit(**_args(biased_split))
+
+
+# ------------------------------------------------------------ ValidationSet
+@pytest.mark.parametrize("cls", [FairIFClassifier, IFFairClassifier])
+def test_validation_set_equals_separate_arguments(biased_split, cls):
+    from sklearn_fairif import ValidationSet
+
+    args = _args(biased_split)
+    ref = cls(random_state=0).fit(**args)
+    val = ValidationSet(args["X_val"], args["y_val"], s=args["s_val"])
+    clf = cls(random_state=0).fit(args["X"], args["y"], validation_set=val)
+    np.testing.assert_allclose(clf.sample_weight_, ref.sample_weight_)
+    with pytest.raises(ValueError, match="validation_set"):
+        cls().fit(**args, validation_set=val)
+    with pytest.raises(TypeError, match="validation_set"):
+        cls().fit(args["X"], args["y"], validation_set=(1, 2, 3))
+
+
+def test_validation_set_is_not_sliced_by_cross_validation(biased_split):
+    from sklearn.model_selection import GridSearchCV
+
+    from sklearn_fairif import ValidationSet
+
+    X, y, X_val, y_val, s_val = biased_split[:5]
+    # 1500 validation rows = a training fold of a 4-fold CV over 2000 rows:
+    # passed as X_val they would be sliced, as a ValidationSet they are not.
+    X_val, y_val, s_val = (np.concatenate([a, a[:500]]) for a in (X_val, y_val, s_val))
+    seen = []
+
+    class Spy(FairIFClassifier):
+        def fit(self, X, y, **kw):
+            seen.append(len(kw["validation_set"].X))
+            return super().fit(X, y, **kw)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        GridSearchCV(Spy(), {"alpha": [0.3]}, cv=4).fit(
+            X, y, validation_set=ValidationSet(X_val, y_val, s=s_val))
+    assert seen == [1500] * 5
+
+
+# ------------------------------------------------------- degenerate settings
+def test_flat_temperature_warns_that_weights_do_not_move(biased_split):
+    with pytest.warns(UserWarning, match="temperature=1e\\+06"):
+        FairIFClassifier(temperature=1e6).fit(**_args(biased_split))
+
+
+def test_iffair_saturated_temperature_warns(biased_split):
+    with pytest.warns(UserWarning, match="temperature=1e-06"):
+        IFFairClassifier(temperature=1e-6, n_updates=2).fit(**_args(biased_split))
+
+
+@pytest.mark.parametrize("cls", [FairIFClassifier, IFFairClassifier])
+def test_small_cell_warns_naming_the_group(biased_split, cls):
+    from sklearn_fairif.utils._validation import FairIFDataWarning
+
+    args = _args(biased_split)
+    s = args["s_val"].copy()
+    positives = np.flatnonzero((s == 0) & (args["y_val"] == 1))
+    s[positives[3:]] = 1  # group 0 keeps 3 positive rows
+    with pytest.warns(FairIFDataWarning, match="s_val"):
+        cls().fit(**{**args, "s_val": s})
+
+
+def test_continuous_groups_warn(biased_split):
+    args = _args(biased_split)
+    s = np.random.default_rng(0).normal(size=len(args["s_val"]))
+    with pytest.warns(UserWarning, match="s_val"), pytest.raises(ValueError):
+        FairIFClassifier().fit(**{**args, "s_val": s})
+
+
+def test_single_class_y_val_named(biased_split):
+    args = _args(biased_split)
+    with pytest.raises(ValueError, match="y_val holds only one class"):
+        FairIFClassifier().fit(**{**args, "y_val": np.ones(len(args["y_val"]))})
