@@ -43,7 +43,7 @@ def run(config, out, command):
             "solve (s)": f"{t:.4f}",
             "solve / one A^T v product": f"{t / unit:.0f}",
             "min w": f"{w.min():.3f}",
-            "|mean w - 1|": f"{abs(w.mean() - 1):.1e}",
+            "abs(mean w − 1)": f"{abs(w.mean() - 1):.1e}",
             "predicted gaps": np.array2string(pred, precision=4),
         })
         print(rows[-1], flush=True)
