@@ -184,6 +184,15 @@ def table(rows):
     return pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True) + "\n"
 
 
+def markdown_table(rows, columns):
+    """:func:`table` of ``rows`` restricted to ``columns`` (the older helper's call).
+
+    Kept for the scripts owned elsewhere (``bench_torch_influence.py``,
+    ``select_alpha.py``) that still call it.
+    """
+    return table([{c: row[c] for c in columns} for row in rows])
+
+
 def header(title, command):
     """Markdown header: date, machine, versions, command."""
     import fairlearn
