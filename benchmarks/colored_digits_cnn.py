@@ -73,10 +73,11 @@ def split(seed=0):
     return (X[tr], y[tr], X[va], y[va], s[va]), (X_te, y_te, s_te)
 
 
-def cnn_net(epochs=15):
+def cnn_net(epochs=15, device="cpu", batch_size=128):
     """The skorch classifier around :class:`SmallCNN`."""
     return NeuralNetBinaryClassifier(
-        SmallCNN, max_epochs=epochs, batch_size=128, train_split=None, verbose=0,
+        SmallCNN, max_epochs=epochs, batch_size=batch_size, train_split=None,
+        verbose=0, device=device,
         optimizer=torch.optim.Adam, optimizer__lr=3e-3,
         optimizer__weight_decay=1e-4,
         # Influence passes stream in the net's inference batches: larger ones
@@ -85,11 +86,11 @@ def cnn_net(epochs=15):
     )
 
 
-def run(solver="cg", damping=1.0, influence_params="all", seed=0):
+def run(solver="cg", damping=1.0, influence_params="all", seed=0, device="cpu"):
     """Fit FairIF with the CNN; return a dict of metrics and timings."""
     (X, y, X_val, y_val, s_val), (X_te, y_te, s_te) = split(seed)
     torch.manual_seed(seed)
-    net = cnn_net()
+    net = cnn_net(device=device)
     clf = FairIFClassifier(net, solver=solver, damping=damping,
                            influence_params=influence_params, random_state=seed)
     start = time.perf_counter()

@@ -15,6 +15,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metadata_routing import (
@@ -37,12 +38,14 @@ from ._objectives import NEEDS_LABELS, OBJECTIVES
 from ._staging import ReweightedModel
 from ._validation_set import ValidationSet
 from .influence import compute_influence
+from .utils._arrays import (
+    check_sample_weight_nonneg,
+)
 from .utils._logging import progress_bar
 from .utils._validation import (
     check_binary_target,
     check_cells,
     check_groups,
-    check_sample_weight_nonneg,
 )
 
 
@@ -363,6 +366,22 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
             )
         validate_data(self, X, reset=False, skip_check_array=True)
 
+    def _delegate(self, method, X):
+        """Call ``method`` of the fitted estimator on ``X``.
+
+        A family that needs its inputs in its own types (a skorch net: the
+        module's float dtype) gets them converted after any preprocessing,
+        as in training.
+        """
+        if self._input_family is None:
+            return getattr(self.estimator_, method)(X)
+        final = self.estimator_
+        if isinstance(final, Pipeline):
+            X, final = final[:-1].transform(X), final[-1]
+        X, _ = self._input_family.prepare_fit_data(
+            final, X, np.zeros(_num_samples(X), dtype=int))
+        return getattr(final, method)(X)
+
     def predict(self, X):
         """Predict class labels with the reweighted estimator.
 
@@ -376,8 +395,8 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         y_pred : ndarray of shape (n_samples,)
         """
         self._check_predict_input(X)
-        y_pred = self.estimator_.predict(X)
-        if self._encoded_labels:  # the model was trained on 0/1 targets
+        y_pred = self._delegate("predict", X)
+        if self._input_family is not None:  # the model was trained on 0/1 targets
             return self.classes_[np.asarray(y_pred).astype(int).ravel()]
         return y_pred
 
@@ -395,7 +414,7 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         proba : ndarray of shape (n_samples, 2)
         """
         self._check_predict_input(X)
-        return self.estimator_.predict_proba(X)
+        return self._delegate("predict_proba", X)
 
     @available_if(_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X):
@@ -411,7 +430,7 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         log_proba : ndarray of shape (n_samples, 2)
         """
         self._check_predict_input(X)
-        return self.estimator_.predict_log_proba(X)
+        return self._delegate("predict_log_proba", X)
 
     @available_if(_estimator_has("decision_function"))
     def decision_function(self, X):
@@ -427,7 +446,7 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         scores : ndarray of shape (n_samples,)
         """
         self._check_predict_input(X)
-        return self.estimator_.decision_function(X)
+        return self._delegate("decision_function", X)
 
     # -------------------------------------------------------------- routing
     def get_metadata_routing(self):

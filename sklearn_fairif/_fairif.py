@@ -1,6 +1,7 @@
 """FairIFClassifier: fairness by influence-function reweighting of the training data."""
 
 import warnings
+from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -8,6 +9,7 @@ from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ._alpha import make_crossfit_plan
 from ._base import BaseInfluenceReweighting
 from ._objectives import FairnessConstraints
 from ._weights import solve_weights
@@ -15,13 +17,15 @@ from .utils._logging import (
     STAGE_INFLUENCE,
     STAGE_INITIAL,
     STAGE_REFIT,
+    STAGE_SELECTION,
     STAGE_WEIGHTS,
     timed_stage,
     verbose_logging,
 )
 
-# Chosen from the validation alpha paths measured on Adult, COMPAS and German
-# (see the class docstring and benchmarks/results/fairif_linear.md).
+# The fallback of alpha="auto" on a validation set too small to cross-fit:
+# the smallest value whose validation accuracy stayed within one point of the
+# unweighted model's on Adult, COMPAS and German (benchmarks/results).
 DEFAULT_ALPHA = 0.3
 
 
@@ -50,22 +54,29 @@ class FairIFClassifier(BaseInfluenceReweighting):
         no ``y_val``). With two groups each rate gives one constraint (group 0's
         rate minus group 1's); with more, one per group against the
         validation-wide rate.
-    alpha : float or list of float, default=0.3
+    alpha : "auto", float or list of float, default="auto"
         Strength of the penalty on ``mean((w - 1)**2)`` in the weight problem
         ``min sum_c (predicted gap_c)**2 + alpha * mean((w - 1)**2)``, ``w >= 0``,
         ``mean(w) = 1``. The gap term is in squared rate units, so ``alpha=0.01``
         accepts a mean squared weight change of 1 to close a gap of 0.1: smaller
-        values reweight more aggressively. With a list, every value is tried
-        (influence computed once, one refit each) and ``alpha_`` is the value
-        with the smallest validation gap among those whose validation accuracy
-        is within ``tol`` of the unweighted model's. The default was picked from
-        such paths on the *validation* splits of the bundled Adult, COMPAS and
-        German data sets (logistic regression, 3 seeds, alpha from 0.001 to
-        10): it is the smallest value whose validation accuracy stays within
-        one point of the unweighted model's on all three (it halves the
-        validation AOD on Adult, and cuts it by about 15% on COMPAS and
-        German, where closing more costs accuracy; pass a list to trade
-        further).
+        values reweight more aggressively.
+
+        ``"auto"`` chooses alpha by cross-fitting on the validation set, with
+        no refit per candidate: for each of 5 folds (stratified on group x
+        label), the weights are solved against the other folds' constraints
+        for 16 log-spaced alphas from 1e-4 to 10, and judged on the held-out
+        fold by first-order predictions of its gaps and of its accuracy (the
+        held-out rows' predicted margins). ``alpha_`` is the value with the
+        smallest mean held-out gap among those whose predicted held-out
+        accuracy falls by at most ``tol``. Everything comes from the one
+        influence pass, with extra right-hand sides. When the validation set
+        is too small to give every fold each group x label cell, a warning is
+        issued and 0.3 is used.
+
+        With a list, every value is refitted and ``alpha_`` is the value with
+        the smallest (in-sample) validation gap among those whose validation
+        accuracy is within ``tol`` of the unweighted model's. With a float,
+        that value. See :ref:`choosing_alpha`.
     temperature : float, default=1.0
         Temperature ``tau`` of the soft rates ``sigmoid(z / tau)``.
     surrogate : {"softmax", "gumbel"}, default="softmax"
@@ -112,7 +123,8 @@ class FairIFClassifier(BaseInfluenceReweighting):
         means all processors). Under ``joblib.parallel_config(backend="dask")``
         they run on a Dask cluster (see :ref:`user_guide_scale_out`).
     tol : float, default=0.01
-        Validation-accuracy tolerance when choosing among several ``alpha``.
+        Validation-accuracy tolerance when choosing ``alpha`` (``"auto"`` or
+        a list).
     influence_estimator : estimator, default=None
         A supported model (e.g. ``LogisticRegression()`` or a Pipeline ending in
         one) used only to compute the weights, when ``estimator`` itself has no
@@ -153,8 +165,15 @@ class FairIFClassifier(BaseInfluenceReweighting):
         Wall time in seconds spent in each stage, summed over rounds and
         ``alpha`` values: stage 1, influence, weights, stage 2.
     cv_results_ : dict of list
-        One entry per ``alpha`` tried: ``"alpha"``, ``"val_accuracy"``,
-        ``"val_gap"`` (mean absolute hard gap) and ``"val_gaps"``.
+        With a list or a float: one entry per ``alpha`` refitted: ``"alpha"``,
+        ``"val_accuracy"``, ``"val_gap"`` (mean absolute hard gap) and
+        ``"val_gaps"``. With ``"auto"``: one entry per candidate: ``"alpha"``,
+        ``"heldout_gap"`` and ``"heldout_gap_std"`` (mean and spread over
+        folds of the predicted held-out gap), ``"heldout_utility_change"``
+        (and ``_std``: the predicted change of the held-out accuracy),
+        ``"weight_change"`` and ``"admissible"``, plus
+        ``"val_accuracy_chosen"`` and ``"val_gap_chosen"``, the refitted
+        model's validation numbers.
     classes_ : ndarray of shape (2,)
         The class labels.
     n_features_in_ : int
@@ -198,7 +217,8 @@ class FairIFClassifier(BaseInfluenceReweighting):
 
     _parameter_constraints = {
         **BaseInfluenceReweighting._parameter_constraints,
-        "alpha": [Interval(Real, 0, None, closed="neither"), "array-like"],
+        "alpha": [Interval(Real, 0, None, closed="neither"), "array-like",
+                  StrOptions({"auto"})],
         "n_rounds": [Interval(Integral, 1, None, closed="left")],
         "refit_start": [StrOptions({"auto", "stage1", "initial"})],
         "n_jobs": [Integral, None],
@@ -210,7 +230,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
         estimator=None,
         *,
         objective="equalized_odds",
-        alpha=DEFAULT_ALPHA,
+        alpha="auto",
         temperature=1.0,
         surrogate="softmax",
         solver="auto",
@@ -296,14 +316,26 @@ class FairIFClassifier(BaseInfluenceReweighting):
                 fitted, weights, result, path = initial, np.ones(len(y)), None, None
             else:
                 constraints = self._constraints(validation)
+                plan = self._crossfit_plan(alphas, validation, len(y))
                 influence_fit = initial
                 if influence_model is not model:
                     with timed_stage(times, STAGE_INITIAL, self._log_name):
                         influence_fit = influence_model.fit()
                 with timed_stage(times, STAGE_INFLUENCE, self._log_name):
-                    result = self._compute_influence(
-                        influence_model, influence_fit, constraints)
+                    result, extra = _split_columns(
+                        self._compute_influence(
+                            influence_model, influence_fit,
+                            constraints if plan is None else plan.stack(constraints)),
+                        constraints.n_constraints)
                 self._check_influence(result)
+                selection = None
+                if plan is not None:
+                    with timed_stage(times, STAGE_SELECTION, self._log_name):
+                        selection = plan.select(extra.influence, extra.gaps,
+                                                tol=self.tol)
+                    alphas = [selection.alpha]
+                elif alphas == "auto":  # a validation set too small to cross-fit
+                    alphas = [DEFAULT_ALPHA]
                 path = self._alpha_path(model, influence_model, constraints,
                                         result, alphas, initial, times)
                 best = self._select(path, model, initial, constraints, validation)
@@ -313,7 +345,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
                                               best, times)
 
         self.classes_ = classes
-        self._encoded_labels = model.encoded
+        self._input_family = model.input_family
         self.stage_times_ = times
         self.initial_estimator_ = initial
         self.estimator_ = fitted
@@ -325,12 +357,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
         self.solver_ = result.solver
         self.alpha_ = best["alpha"]
         self.constraint_names_ = list(constraints.names)
-        self.cv_results_ = {
-            "alpha": [e["alpha"] for e in path],
-            "val_accuracy": [e["accuracy"] for e in path],
-            "val_gap": [e["gap"] for e in path],
-            "val_gaps": [e["hard"] for e in path],
-        }
+        self.cv_results_ = _cv_results(path, selection)
         self.validation_gaps_ = {
             "before": result.gaps,
             "predicted": best["predicted"],
@@ -342,7 +369,14 @@ class FairIFClassifier(BaseInfluenceReweighting):
 
     # ------------------------------------------------------------ fit steps
     def _validate_alphas(self):
-        """``alpha`` as a non-empty list of positive finite floats."""
+        """``"auto"``, or ``alpha`` as a non-empty list of positive finite floats."""
+        if isinstance(self.alpha, str):
+            if self.alpha != "auto":
+                raise ValueError(
+                    f"alpha must be 'auto', a positive float or a list of them, "
+                    f"got {self.alpha!r}."
+                )
+            return "auto"
         values = np.asarray(self.alpha, dtype=object)
         if values.ndim > 1:
             raise ValueError(
@@ -365,6 +399,21 @@ class FairIFClassifier(BaseInfluenceReweighting):
                 )
             alphas.append(float(value))
         return alphas
+
+    def _crossfit_plan(self, alphas, validation, n_samples):
+        """Return the cross-fitting plan of ``alpha="auto"`` (None otherwise).
+
+        Also None, with a warning, when the validation set is too small to
+        give every fold each group x label cell the objective needs; fit then
+        uses ``DEFAULT_ALPHA``.
+        """
+        if alphas != "auto":
+            return None
+        return make_crossfit_plan(
+            self.objective, validation.y, validation.s,
+            random_state=self.random_state, temperature=self.temperature,
+            surrogate=self.surrogate, n_samples=n_samples,
+        )
 
     def _constraints(self, validation):
         return FairnessConstraints(
@@ -470,6 +519,30 @@ class FairIFClassifier(BaseInfluenceReweighting):
                              alpha=best["alpha"]):
                 fitted = influence_model.fit(best["weights"])
         return constraints.values(influence_model.validation_margins(fitted))
+
+
+def _split_columns(result, k):
+    """Split an influence result into the first ``k`` columns and the rest."""
+    first = replace(result, influence=result.influence[:, :k], gaps=result.gaps[:k])
+    rest = replace(result, influence=result.influence[:, k:], gaps=result.gaps[k:])
+    return first, rest
+
+
+def _cv_results(path, selection):
+    """``cv_results_``: the refitted path, or the cross-fitted selection."""
+    refitted = {
+        "alpha": [e["alpha"] for e in path],
+        "val_accuracy": [e["accuracy"] for e in path],
+        "val_gap": [e["gap"] for e in path],
+        "val_gaps": [e["hard"] for e in path],
+    }
+    if selection is None:
+        return refitted
+    # The candidates are judged by cross-fitted predictions; the chosen one
+    # is also refitted, and its (in-sample) validation numbers are kept.
+    return {**selection.cv_results,
+            "val_accuracy_chosen": refitted["val_accuracy"][0],
+            "val_gap_chosen": refitted["val_gap"][0]}
 
 
 def _accuracy(y_pred01, y_val):

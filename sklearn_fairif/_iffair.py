@@ -344,7 +344,7 @@ class IFFairClassifier(BaseInfluenceReweighting):
                     )
 
         self.classes_ = classes
-        self._encoded_labels = model.encoded
+        self._input_family = model.input_family
         self.stage_times_ = times
         self.estimator_ = fitted
         if run is None:
@@ -432,7 +432,7 @@ class IFFairClassifier(BaseInfluenceReweighting):
             return loop.weights
 
         with timed_stage(times, STAGE_TRAINING, self._log_name):
-            fitted = model.fit_with_updates(on_epoch_end)
+            fitted = model.fit_with_updates(on_epoch_end, self._log_name)
         # Time spent in the callback is not training time.
         times[STAGE_TRAINING] -= times[STAGE_INFLUENCE] + times[STAGE_UPDATES]
         self._evaluate(model, loop, constraints, fitted,

@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils.metadata_routing import _routing_enabled
-from sklearn.utils.validation import has_fit_parameter
+from sklearn.utils.validation import _num_samples, has_fit_parameter
 
 from .adapters._registry import (
     _family_of,
@@ -98,7 +98,12 @@ class ReweightedModel:
         if prepare is not None:  # e.g. skorch: 0/1 targets in the module's dtype
             self.Xt, self.y_fit = prepare(self.final, self.Xt, self.encode(y))
             self.encoded = True
-        self.Xt_val = None if X_val is None else self.transform(X_val)
+        self.Xt_val = None
+        if X_val is not None:
+            self.Xt_val = self.transform(X_val)
+            if self.encoded:  # the validation inputs in the module's dtype too
+                self.Xt_val, _ = prepare(self.final, self.Xt_val,
+                                         np.zeros(_num_samples(X_val), dtype=int))
 
     # -- data --------------------------------------------------------------
     def transform(self, X):
@@ -132,23 +137,26 @@ class ReweightedModel:
                                           **self.final_params)
         return self.assemble(final)
 
-    def fit_with_updates(self, on_epoch_end):
+    def fit_with_updates(self, on_epoch_end, estimator_name):
         """Train once, letting ``on_epoch_end(net)`` change the weights.
 
         For families that train by epochs (skorch): ``on_epoch_end`` returns
         new FairIF weights, or None to keep the current ones; the next epochs
         train with ``sample_weight * weights``.
         """
-        buffer = np.array(self.sample_weight, dtype=np.float64)
-
         def hook(net):
             weights = on_epoch_end(net)
-            if weights is not None:
-                buffer[:] = self.sample_weight * weights
+            return None if weights is None else self.sample_weight * weights
 
-        net = self._family.fit(self.final, self.Xt, self.y_fit, buffer,
-                               on_epoch_end=hook, **self.final_params)
+        net = self._family.fit(self.final, self.Xt, self.y_fit, self.sample_weight,
+                               on_epoch_end=hook, estimator_name=estimator_name,
+                               **self.final_params)
         return self.assemble(net)
+
+    @property
+    def input_family(self):
+        """The family whose ``prepare_fit_data`` shapes this model's inputs, or None."""
+        return self._family if self.encoded else None
 
     @property
     def convex(self):

@@ -404,8 +404,8 @@ def _float32(data):
         y_val, s_val
 
 
-def test_epoch_hook_updates_the_weights_in_place(one_thread):
-    """A weight written by the hook is the weight of the next epochs' batches."""
+def test_epoch_hook_updates_the_weights(one_thread):
+    """A weight returned by the hook is the weight of the next epochs' batches."""
     torch = pytest.importorskip("torch")
     from sklearn_fairif.adapters._torch import SkorchAdapter
 
@@ -414,12 +414,11 @@ def test_epoch_hook_updates_the_weights_in_place(one_thread):
     y = (X[:, 0] > 0).astype(np.float32)
     sgd = {"optimizer": torch.optim.SGD, "optimizer__lr": 0.1,
            "optimizer__weight_decay": 0.0}
-    weights = np.ones(len(y))
 
     def zero_after_first_epoch(net):
-        weights[:] = 0.0  # no loss, no gradient, no SGD step from now on
+        return np.zeros(len(y))  # no loss, no gradient, no SGD step from now on
 
-    three = SkorchAdapter.fit(_mlp(max_epochs=3, **sgd), X, y, weights,
+    three = SkorchAdapter.fit(_mlp(max_epochs=3, **sgd), X, y, np.ones(len(y)),
                               on_epoch_end=zero_after_first_epoch)
     one = SkorchAdapter.fit(_mlp(max_epochs=1, **sgd), X, y, np.ones(len(y)))
     for a, b in zip(three.module_.parameters(), one.module_.parameters(),

@@ -9,45 +9,59 @@ mean training objective is
 with ``ell_i`` the per-sample loss of the net's criterion (its class weights and
 ``pos_weight`` included), ``s_i`` the sample weights the adapter is built with
 and ``wd_p`` the weight decay the net's optimizer applies to parameter ``p``.
-The weighted refit (:meth:`SkorchAdapter.fit`) minimises exactly this objective
-batch by batch, so the two agree (with unit weights it is skorch's mean loss;
-with a class-weighted criterion the batch loss is normalised by the batch
-size rather than by the sum of class weights).
+The weighted refit (:func:`~._skorch_training.fit_weighted_net`) minimises
+exactly this objective batch by batch, so the two agree (with unit weights it
+is skorch's mean loss; with a class-weighted criterion the batch loss is
+normalised by the batch size rather than by the sum of class weights).
 
 Everything is computed in eval mode (dropout off, batch-norm running
 statistics) on the device where the module's parameters live, with
-``torch.func.functional_call``, streaming over the data in batches:
+``torch.func.functional_call``, streaming over the data in batches, in at
+least float32 (a float16/bfloat16 module is evaluated in float32) and with
+exact float32 arithmetic (TF32 off, cuDNN off for recurrent modules, the
+math kernel for attention; see :func:`_exact_backends`):
 
-* the constraint gradients are one ``vjp`` per validation batch and one
-  backward pass per constraint;
-* Hessian-vector products are double backward (the gradient's graph built
-  once per batch, one more backward pass per direction), by default on a
-  fixed subsample of at most ``hessian_samples`` training rows;
-* ``grad_dot`` is one forward-mode ``jvp`` of the per-sample losses along each
-  ``u_c`` per batch, so no ``n x P`` matrix of per-sample gradients is built.
+* the constraint gradients are one batched backward pass per validation
+  batch (``is_grads_batched``: all k constraints at once);
+* Hessian-vector products are double backward: the gradient's graph is
+  built once per batch and differentiated along all k directions at once,
+  by default on a fixed subsample of ``default_hessian_samples`` rows;
+* ``grad_dot`` is a vmapped forward-mode ``jvp`` of the per-sample losses
+  along the ``u_c`` per batch, so no ``n x P`` matrix of per-sample gradients
+  is built.
 
-Peak extra memory is therefore ``O(batch * P + P)`` per right-hand side.
+Peak extra memory is therefore ``O(k * batch * P + P)``.
 """
 
 import contextlib
-import copy
-import warnings
 from collections.abc import Mapping
 
 import numpy as np
 import torch
-from sklearn.base import clone
 from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
-from skorch.callbacks import Callback, PrintLog
-from skorch.helper import SliceDict
-from torch.func import functional_call, jvp, vjp
+from torch.func import functional_call
 
-# Keys under which the weighted refit carries its data through skorch. They are
-# removed before the module's forward pass, so the user's module never sees them.
-_WEIGHT_KEY = "__fairif_sample_weight__"
-_X_KEY = "__fairif_X__"
-# Name of the temporary callback of ``SkorchAdapter.fit(on_epoch_end=...)``.
-_HOOK_NAME = "__fairif_epoch_hook__"
+from ._skorch_training import fit_weighted_net, prepare_fit_data
+from ._torch_net import (
+    _as_tensor,
+    _Head,
+    _length,
+    _net_batch_size,
+    _on,
+    _place,
+    _select_params,
+    _take,
+    _to_tensors,
+    _weight_decay,
+)
+from ._torch_ops import (
+    _batched_grad,
+    _batched_jvp,
+    _cuda_batch_size,
+    _exact_backends,
+    _has_rnn,
+    _same_indices,
+)
 
 # Criteria with a per-sample log-likelihood on a binary head, per net class.
 _CRITERIA = {
@@ -55,8 +69,24 @@ _CRITERIA = {
     NeuralNetClassifier: (torch.nn.CrossEntropyLoss, torch.nn.NLLLoss),
 }
 
-# Default size of the Hessian's row subsample (see ``hessian_samples``).
-HESSIAN_SAMPLES = 10_000
+# Rule for the Hessian's row subsample (``default_hessian_samples``): all rows
+# up to HESSIAN_ALL_ROWS, then a tenth of the rows, at least
+# HESSIAN_MIN_SAMPLES and at most HESSIAN_MAX_SAMPLES (see the property's
+# docstring for the reasoning).
+HESSIAN_ALL_ROWS = 4_096
+HESSIAN_MIN_SAMPLES = 3_000
+HESSIAN_MAX_SAMPLES = 10_000
+# Kept for callers of the old fixed default.
+HESSIAN_SAMPLES = HESSIAN_MAX_SAMPLES
+
+# Rows per batch of the influence passes on the CPU when the net's own
+# inference batch is smaller (measured in benchmarks/results/torch_influence.md:
+# per-row cost falls until a few thousand rows, then flattens).
+CPU_BATCH_SIZE = 4_096
+
+# On the CPU, HVPs along fewer columns than this loop over them (measured
+# faster than the batched backward for k=2); on accelerators they are batched.
+CPU_BATCHED_HVP = 8
 
 # Columns of the identity per batched HVP when building a dense Hessian.
 _HESSIAN_CHUNK = 128
@@ -73,9 +103,9 @@ class SkorchAdapter:
         probabilities (``NLLLoss``, skorch's default).
     X : array-like, tensor or dict of those
         The training inputs, in the format the net was fitted on.
-    y : array-like of shape (n_samples,)
-        The training targets.
-    sample_weight : array-like of shape (n_samples,)
+    y : array-like or tensor of shape (n_samples,)
+        The training targets (a tensor may live on any device).
+    sample_weight : array-like or tensor of shape (n_samples,)
         The weights the net was fitted with (they enter the Hessian only).
     influence_params : "all", "last_layer" or list of str, default="all"
         Which parameters the influence is taken over; the others are held
@@ -83,21 +113,29 @@ class SkorchAdapter:
         to run in the forward pass (the usual choice for large pretrained
         networks); a list names entries of ``module_.named_parameters()``.
     batch_size : int, default=None
-        Rows per batch of every pass over the data; ``None`` uses the net's
-        ``iterator_valid__batch_size`` or else its ``batch_size`` (-1 meaning
-        all rows at once, as in skorch).
-    hessian_samples : int or None, default=10_000
+        Rows per batch of every pass over the data. ``None``: the net's
+        ``iterator_valid__batch_size`` when set (-1: all rows at once);
+        otherwise on the CPU the larger of the net's ``batch_size`` and
+        :data:`CPU_BATCH_SIZE`, on CUDA sized from the free device memory
+        (PyTorch's cached blocks counted as free, see
+        :func:`_cuda_batch_size`).
+    hessian_samples : "auto", int or None, default="auto"
         Estimate the Hessian on a fixed random subset of this many training
-        rows when there are more (``None``: always all rows). Each CG
-        iteration then costs ``hessian_samples / n`` of a pass over the data
-        instead of a full pass; the gradients and the per-sample influences
-        still use every row. On the 100k-row benchmark the influences
-        correlate at 0.999 with the full-Hessian ones, at a tenth of the
-        cost (benchmarks/results/torch_influence.md).
+        rows when there are more (``None``: always all rows; ``"auto"``:
+        :attr:`default_hessian_samples`). Each CG iteration then costs
+        ``hessian_samples / n`` of a pass over the data instead of a full
+        pass; the gradients and the per-sample influences still use every row.
     random_state : int, default=0
         Seed of the ``hessian_samples`` subset.
     verbose : int, default=0
         Progress bars over the passes over the training data when > 1.
+
+    Attributes
+    ----------
+    device : torch.device
+        Where the module's parameters, and every pass, live.
+    dtype : torch.dtype
+        The computation dtype: the parameters' dtype, at least float32.
 
     Notes
     -----
@@ -111,6 +149,9 @@ class SkorchAdapter:
     """
 
     default_solver = "cg"
+    #: TF32 off during the influence passes. benchmarks/gpu_check.py sets it
+    #: to False only to measure what TF32 costs in accuracy and iterations.
+    exact_float32 = True
     # A network stopped by a stochastic optimiser sits near, not at, a minimum:
     # its Hessian has small negative eigenvalues that damping must cover.
     default_damping = 1e-2
@@ -135,106 +176,128 @@ class SkorchAdapter:
             )
 
     @staticmethod
-    def fit(estimator, X, y, sample_weight, *, on_epoch_end=None, **fit_params):
+    def fit(estimator, X, y, sample_weight, **fit_params):
         """Fit a clone of ``estimator`` with per-sample weights.
 
-        The weights travel with ``X`` in a :class:`skorch.helper.SliceDict`, so
-        skorch batches and splits them with the data; they are stripped before
-        the forward pass and multiply the unreduced loss in ``get_loss``. The
-        returned net is of the user's class.
-
-        Both stages of FairIF start from the same state: a module given as an
-        instance (e.g. pretrained) is copied by ``clone``, the weights of an
-        initialised net (e.g. after ``load_params``) are loaded into the clone,
-        and the random stream (initialisation, shuffling, dropout) restarts
-        from ``torch.initial_seed()`` without disturbing the caller's.
-
-        Parameters
-        ----------
-        estimator : NeuralNetClassifier or NeuralNetBinaryClassifier
-            Not modified.
-        X : array-like, tensor or dict of those
-            Training inputs.
-        y : array-like of shape (n_samples,)
-            Training targets.
-        sample_weight : array-like of shape (n_samples,)
-            Per-sample weights. A float64 ndarray is used as is, not copied:
-            every batch reads its rows when it is drawn, so ``on_epoch_end``
-            may update the weights in place for the next epochs.
-        on_epoch_end : callable, default=None
-            Called as ``on_epoch_end(net)`` after every epoch (after the net's
-            own callbacks, before its ``PrintLog``); used by IFFair to
-            reweight during training. It is not kept in the returned net.
-        **fit_params : dict
-            Passed to the net's ``partial_fit``.
-
-        Returns
-        -------
-        net : estimator
-            The fitted clone.
+        See :func:`~._skorch_training.fit_weighted_net` (``on_epoch_end``,
+        ``estimator_name`` and the net's own fit parameters).
         """
-        base = type(estimator)
-        net = clone(estimator)
-        net.__class__ = _weighted_class(base)
-        initial_state = None
-        if getattr(estimator, "initialized_", False):
-            initial_state = copy.deepcopy(estimator.module_.state_dict())
-        weights = np.asarray(sample_weight, dtype=np.float64)
-        Xw = _attach_weights(X, weights)
-        hook = None
-        try:
-            with _same_random_stream():
-                net.initialize()
-                if initial_state is not None:
-                    net.module_.load_state_dict(initial_state)
-                hook = _add_epoch_hook(net, on_epoch_end)
-                net.partial_fit(Xw, y, **fit_params)
-        finally:
-            net.__class__ = base
-            if hook is not None:
-                net.callbacks_ = [
-                    (n, cb) for n, cb in net.callbacks_ if cb is not hook
-                ]
-        return net
+        return fit_weighted_net(estimator, X, y, sample_weight, **fit_params)
+
+    @staticmethod
+    def warm_fit(fitted, X, y, sample_weight, **fit_params):
+        """Fine-tune a copy of a fitted net with new weights, from its state."""
+        return fit_weighted_net(fitted, X, y, sample_weight, **fit_params)
+
+    @staticmethod
+    def prepare_fit_data(estimator, X, y01):
+        """Return ``(X, y)`` in the dtypes the net's module and criterion need.
+
+        See :func:`~._skorch_training.prepare_fit_data`.
+        """
+        return prepare_fit_data(estimator, X, y01)
+
+    @staticmethod
+    def margins(estimator, X):
+        """Binary margins of a fitted net on ``X``, without its training data."""
+        with torch.no_grad():
+            out = estimator.forward(X, training=False)
+        out = out[0] if isinstance(out, tuple) else out
+        margin = _Head(estimator).margin(out)
+        return margin.detach().cpu().numpy().astype(float)
 
     # ------------------------------------------------------------ set-up
     def __init__(self, estimator, X, y, sample_weight, *, influence_params="all",
-                 batch_size=None, hessian_samples=HESSIAN_SAMPLES, random_state=0,
+                 batch_size=None, hessian_samples="auto", random_state=0,
                  verbose=0):
         self.net = estimator
         self.module = estimator.module_
         self.verbose = verbose
         self._head = _Head(estimator)
         first = next(self.module.parameters())
-        self.device, self.dtype = first.device, first.dtype
-        self.batch_size = batch_size or _net_batch_size(estimator)
+        self.device = first.device
+        # Half-precision modules are evaluated in float32: CG in float16 would
+        # lose the solution in rounding.
+        self.dtype = torch.promote_types(first.dtype, torch.float32)
+        self._has_rnn = _has_rnn(self.module)
         self._X = _place(_to_tensors(X, self.dtype), self.device)
-        self.n_samples = len(y)
+        self.n_samples = _length(self._X)
         self._y = self._head.target(y, self.dtype).to(self.device)
-        self._sw = torch.as_tensor(
-            np.asarray(sample_weight, dtype=float), dtype=self.dtype,
-            device=self.device,
-        )
-        self.param_names = _select_params(
-            self.module, influence_params, lambda: self._probe_input()
-        )
+        self._sw = _as_tensor(sample_weight, self.dtype, self.device)
+        self._head.criterion.to(self.dtype)
+        self.param_names = _select_params(self.module, influence_params,
+                                          self._run_probe)
         named = dict(self.module.named_parameters())
         chosen = [named[name].detach() for name in self.param_names]
         self._shapes = [p.shape for p in chosen]
         self._sizes = [p.numel() for p in chosen]
-        self.theta = torch.cat([p.reshape(-1) for p in chosen])
+        self.theta = torch.cat([p.reshape(-1) for p in chosen]).to(self.dtype)
         self.n_params = self.theta.numel()
         # Everything else is a constant: the other parameters and the buffers.
-        self._fixed = {
+        fixed = {
             name: p.detach() for name, p in named.items()
             if name not in set(self.param_names)
         }
-        self._fixed.update(dict(self.module.named_buffers()))
+        fixed.update(dict(self.module.named_buffers()))
+        self._fixed = {
+            name: t.to(self.dtype) if t.is_floating_point() else t
+            for name, t in fixed.items()
+        }
         self._wd = _weight_decay(estimator, self.module, self.param_names,
                                  self.theta)
+        self._input_cache = None  # (the caller's X object, its tensors)
+        self._batch_cache = None  # (batch object, its copy, gathered rows)
+        self.batch_size = (batch_size if batch_size is not None
+                           else self._auto_batch_size(estimator))
+        if isinstance(hessian_samples, str) and hessian_samples == "auto":
+            hessian_samples = self.default_hessian_samples
+        self.hessian_samples = hessian_samples
         self._hessian_data = self._hessian_subset(hessian_samples, random_state)
         with self._eval():  # fail early on a head that is not binary
             self._head.margin(self._forward(self.theta, self._probe_input()))
+
+    @property
+    def default_hessian_samples(self):
+        """Rows of the fixed Hessian subsample: ``None`` (all) or an int.
+
+        All rows up to 4,096 (small data keeps the exact Hessian: a full
+        pass is cheap there, and the 3,500-row CNN benchmark's influences
+        moved with a 2,048-row subset); above that a tenth of the rows, at
+        least 3,000 and at most 10,000. The Hessian is a mean over rows, so
+        its estimation error depends on the number of rows used, not on
+        ``n``: 3,000 random rows give influences that correlate at 0.995 with
+        the full-Hessian ones at 30k rows, 10,000 at 0.998 at 100k
+        (benchmarks/results/torch_influence.md). Each CG iteration costs
+        ``rows / n`` of a pass over the data, so a tenth keeps the CG part a
+        small share of an epoch for mid-sized data (the old fixed 10,000 rows
+        cost 4-5 epochs at 30k rows, 3,000 cost 1.5) and the cap makes that
+        share fall as ``n`` grows (0.6-0.7 epochs at 300k rows).
+        """
+        return default_hessian_samples(self.n_samples)
+
+    def _auto_batch_size(self, estimator):
+        # An explicit inference batch is the user's choice (e.g. a conv net
+        # whose CPU passes are faster at 1,024 rows than at 4,096).
+        explicit = getattr(estimator, "iterator_valid__batch_size", None)
+        if explicit is not None:
+            return None if explicit == -1 else int(explicit)
+        if self.device.type != "cuda":
+            net_size = _net_batch_size(estimator)
+            return None if net_size is None else max(net_size, CPU_BATCH_SIZE)
+        return _cuda_batch_size(self.device, self._bytes_per_row())
+
+    def _bytes_per_row(self, rows=64):
+        """Peak device memory per row of one HVP batch (measured on a probe)."""
+        probe = min(rows, self.n_samples)
+        xb = _take(self._X, slice(0, probe), self.device)
+        torch.cuda.synchronize(self.device)
+        base = torch.cuda.memory_allocated(self.device)
+        torch.cuda.reset_peak_memory_stats(self.device)
+        V = torch.zeros(self.n_params, 2, dtype=self.dtype, device=self.device)
+        with self._eval():
+            self._hvp_batch(V, xb, self._y[:probe], self._sw[:probe], probe)
+        peak = torch.cuda.max_memory_allocated(self.device)
+        return max(peak - base, 1) / probe
 
     def _hessian_subset(self, hessian_samples, random_state):
         """Training rows of the Hessian: all, or a fixed random subset.
@@ -247,12 +310,51 @@ class SkorchAdapter:
             return self._X, self._y, self._sw
         rng = np.random.default_rng(random_state)
         rows = np.sort(rng.choice(self.n_samples, hessian_samples, replace=False))
-        on_device = torch.as_tensor(rows, device=self.device)
-        return (_take(self._X, rows, self.device), self._y[on_device],
+        return self._gather(rows)
+
+    def _gather(self, rows):
+        """Training rows ``rows`` (NumPy or tensor indices), on the device.
+
+        The indices are uploaded once and used for the targets, the weights
+        and, when they live on the device, the inputs; inputs left on the
+        host are indexed there.
+        """
+        if isinstance(rows, torch.Tensor):
+            on_device = rows.to(self.device)
+        else:
+            rows = np.asarray(rows)
+            on_device = torch.as_tensor(rows, device=self.device)
+        X_rows = on_device if _on(self._X, self.device) else rows
+        return (_take(self._X, X_rows, self.device), self._y[on_device],
                 self._sw[on_device])
 
     def _probe_input(self):
         return _take(self._X, slice(0, min(2, self.n_samples)), self.device)
+
+    def _run_probe(self):
+        """Run the module's forward pass on two rows, in the computation dtype."""
+        state = {
+            name: t.detach().to(self.dtype) if t.is_floating_point() else t
+            for name, t in [*self.module.named_parameters(),
+                            *self.module.named_buffers()]
+        }
+        xb = self._probe_input()
+        if isinstance(xb, Mapping):
+            return functional_call(self.module, state, (), dict(xb))
+        return functional_call(self.module, state, (xb,))
+
+    def _inputs(self, X):
+        """``X`` as tensors on the device; the last one given is cached.
+
+        The solvers and the estimator pass the same validation set to
+        ``decision_function`` and ``logit_vjp``: it is uploaded once.
+        """
+        cache = self._input_cache
+        if cache is not None and cache[0] is X:
+            return cache[1]
+        tensors = _place(_to_tensors(X, self.dtype), self.device)
+        self._input_cache = (X, tensors)
+        return tensors
 
     # ------------------------------------------------------------ helpers
     def _params(self, theta):
@@ -270,7 +372,8 @@ class SkorchAdapter:
             out = functional_call(self.module, self._params(theta), (), dict(xb))
         else:
             out = functional_call(self.module, self._params(theta), (xb,))
-        return out[0] if isinstance(out, tuple) else out
+        out = out[0] if isinstance(out, tuple) else out
+        return out.to(self.dtype) if out.is_floating_point() else out
 
     def _losses(self, theta, xb, yb):
         """Per-sample losses ``ell_i`` of a batch, shape (b,)."""
@@ -289,11 +392,12 @@ class SkorchAdapter:
 
     @contextlib.contextmanager
     def _eval(self):
-        """Eval mode and no outer autograd graph; restores the module's modes."""
+        """Eval mode, no outer graph, exact backends; restores all of them."""
         modes = [m.training for m in self.module.modules()]
         self.module.eval()
         try:
-            with torch.no_grad():
+            with torch.no_grad(), _exact_backends(self._has_rnn,
+                                                  self.exact_float32):
                 yield
         finally:
             for m, mode in zip(self.module.modules(), modes, strict=True):
@@ -302,31 +406,38 @@ class SkorchAdapter:
     # ------------------------------------------------------- the protocol
     def decision_function(self, X):
         """Margins ``z`` (the positive class's logit) as a NumPy array."""
-        X = _place(_to_tensors(X, self.dtype), self.device)
-        n = _length(X)
+        X = self._inputs(X)
         out = []
         with self._eval():
-            for index in self._batches(n):
+            for index in self._batches(_length(X)):
                 xb = _take(X, index, self.device)
                 out.append(self._head.margin(self._forward(self.theta, xb)))
         return self.to_numpy(torch.cat(out)).astype(float)
 
     def logit_vjp(self, X, G):
-        """``sum_j G[j, c] * grad z_j`` for each column of ``G``, shape (P, k)."""
-        X = _place(_to_tensors(X, self.dtype), self.device)
+        """``sum_j G[j, c] * grad z_j`` for each column of ``G``, shape (P, k).
+
+        One backward pass per batch for all k columns (``is_grads_batched``).
+        """
+        X = self._inputs(X)
         G = self.from_numpy(G)
         total = torch.zeros(self.n_params, G.shape[1], dtype=self.dtype,
                             device=self.device)
         with self._eval():
             for index in self._batches(_length(X)):
                 xb = _take(X, index, self.device)
-                _, pull = vjp(
-                    lambda t, xb=xb: self._head.margin(self._forward(t, xb)),
-                    self.theta,
-                )
-                for c in range(G.shape[1]):  # one backward pass per constraint
-                    total[:, c] += pull(G[index, c])[0]
+                with torch.enable_grad():
+                    theta = self.theta.detach().requires_grad_(True)
+                    margins = self._head.margin(self._forward(theta, xb))
+                    total += _batched_grad(margins, theta, G[index].T).T
         return total
+
+    def as_index(self, rows):
+        """Row indices as an int64 tensor on the device (for LiSSA's batches)."""
+        if isinstance(rows, torch.Tensor):
+            return rows.to(self.device, torch.long)
+        return torch.as_tensor(np.asarray(rows), dtype=torch.long,
+                               device=self.device)
 
     def hvp(self, V, batch=None):
         """Hessian of the mean training objective times ``V`` (P × k).
@@ -335,22 +446,19 @@ class SkorchAdapter:
         ----------
         V : tensor of shape (P, k)
             Directions.
-        batch : array-like of int, default=None
-            Training rows of a mini-batch estimate (LiSSA); ``None`` uses all
-            rows, or the fixed subset of ``hessian_samples`` rows.
+        batch : array-like or tensor of int, default=None
+            Training rows of a mini-batch or subsample estimate; ``None`` uses
+            all rows, or the fixed subset of ``hessian_samples`` rows. The rows
+            of the last ``batch`` are kept on the device, so repeated calls
+            with the same index array (a solver's fixed subset) gather once.
 
         Returns
         -------
         HV : tensor of shape (P, k)
         """
         V = self.from_numpy(V)
-        if batch is None:
-            X, y, w = self._hessian_data
-        else:
-            rows = np.asarray(batch)
-            on_device = torch.as_tensor(rows, device=self.device)
-            X = _take(self._X, rows, self.device)
-            y, w = self._y[on_device], self._sw[on_device]
+        X, y, w = (self._hessian_data if batch is None
+                   else self._batch_rows(batch))
         n = len(y)
         total = torch.zeros_like(V)
         with self._eval():
@@ -360,11 +468,26 @@ class SkorchAdapter:
                 )
         return total + self._wd[:, None] * V
 
+    def _batch_rows(self, batch):
+        """Rows of ``batch``, gathered again only when the indices change."""
+        cache = self._batch_cache
+        if cache is not None and cache[0] is batch and _same_indices(cache[1], batch):
+            return cache[2]
+        rows = self._gather(batch)
+        if isinstance(batch, torch.Tensor):
+            # Identity plus the version counter: no device-to-host read.
+            self._batch_cache = (batch, batch._version, rows)
+        else:
+            self._batch_cache = (batch, np.array(batch, copy=True), rows)
+        return rows
+
     def _hvp_batch(self, V, xb, yb, wb, n):
         """One batch's share of ``H @ V`` by double backward.
 
-        The gradient's graph is built once and differentiated once per column
-        (measured faster on CPU than ``jvp`` of ``grad``, vmapped or not).
+        The gradient's graph is built once and differentiated along all k
+        columns: in one batched backward pass on an accelerator (k kernels
+        launched as one), and on the CPU from :data:`CPU_BATCHED_HVP` columns
+        on; below that a loop is faster there (1.34x at k=2, 4096 rows).
         """
         with torch.enable_grad():
             theta = self.theta.detach().requires_grad_(True)
@@ -372,35 +495,37 @@ class SkorchAdapter:
             (gradient,) = torch.autograd.grad(objective, theta, create_graph=True)
             if not gradient.requires_grad:  # no curvature at all in this batch
                 return torch.zeros_like(V)
-            columns = [
-                torch.autograd.grad(
-                    gradient, theta, V[:, c], retain_graph=c < V.shape[1] - 1,
-                    allow_unused=True, materialize_grads=True,
-                )[0]
-                for c in range(V.shape[1])
-            ]
-        return torch.stack(columns, dim=1)
+            batched = self.device.type != "cpu" or V.shape[1] >= CPU_BATCHED_HVP
+            return _batched_grad(gradient, theta, V.T, batched=batched).T
 
     def hessian(self):
-        """Dense Hessian of the mean objective (P × P), column block by block."""
-        H = torch.empty(self.n_params, self.n_params, dtype=self.dtype,
-                        device=self.device)
-        eye = torch.eye(self.n_params, dtype=self.dtype, device=self.device)
-        starts = range(0, self.n_params, _HESSIAN_CHUNK)
+        """Dense Hessian of the mean objective (P × P), column block by block.
+
+        Each block of identity columns is built on its own (P × 128), never
+        the whole P × P identity.
+        """
+        P = self.n_params
+        H = torch.empty(P, P, dtype=self.dtype, device=self.device)
+        starts = range(0, P, _HESSIAN_CHUNK)
         if self.verbose > 1:
             from tqdm.auto import tqdm
 
             starts = tqdm(starts, desc="Hessian", leave=False)
         for start in starts:
-            stop = min(start + _HESSIAN_CHUNK, self.n_params)
-            H[:, start:stop] = self.hvp(eye[:, start:stop])
+            stop = min(start + _HESSIAN_CHUNK, P)
+            block = torch.zeros(P, stop - start, dtype=self.dtype,
+                                device=self.device)
+            block[start:stop] = torch.eye(stop - start, dtype=self.dtype,
+                                          device=self.device)
+            H[:, start:stop] = self.hvp(block)
         return (H + H.T) / 2  # symmetric up to rounding
 
     def grad_dot(self, U):
         """``grad ell_i . U[:, c]`` for every training row, NumPy (n, k).
 
-        One forward-mode ``jvp`` of the batch's per-sample losses along each
-        column of ``U``; the result stays on the device until the end.
+        One vmapped forward-mode ``jvp`` of the batch's per-sample losses
+        along all columns of ``U``; the result stays on the device until the
+        end.
         """
         U = self.from_numpy(U)
         out = torch.empty(self.n_samples, U.shape[1], dtype=self.dtype,
@@ -413,8 +538,7 @@ class SkorchAdapter:
                 def losses(theta, xb=xb, yb=yb):
                     return self._losses(theta, xb, yb)
 
-                for c in range(U.shape[1]):  # a loop beats vmap here on CPU
-                    out[index, c] = _jvp(losses, self.theta, U[:, c])
+                out[index] = _batched_jvp(losses, self.theta, U.T).T
         return self.to_numpy(out).astype(float)
 
     def to_numpy(self, a):
@@ -424,313 +548,22 @@ class SkorchAdapter:
         return np.asarray(a)
 
     def from_numpy(self, a):
-        """Return a tensor in the parameters' dtype, on their device."""
+        """Return a tensor in the computation dtype, on the device."""
         if isinstance(a, torch.Tensor):
             return a.to(device=self.device, dtype=self.dtype)
         return torch.as_tensor(np.asarray(a, dtype=float), dtype=self.dtype,
                                device=self.device)
 
 
-def _jvp(f, x, v):
-    """``J_f(x) v`` by forward mode, without torch's internal deprecation noise.
+def default_hessian_samples(n):
+    """``None`` (all rows) up to 4,096 rows, else ``n // 10`` in [3,000, 10,000].
 
-    The first forward-mode call scripts torch's JVP decompositions with
-    ``torch.jit.script``, which warns on torch >= 2.9; the user can do nothing
-    about it.
+    Examples
+    --------
+    >>> from sklearn_fairif.adapters._torch import default_hessian_samples
+    >>> [default_hessian_samples(n) for n in (1_000, 30_000, 300_000)]
+    [None, 3000, 10000]
     """
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=".*torch.jit.script.*", category=DeprecationWarning
-        )
-        return jvp(f, (x,), (v,))[1]
-
-
-# ------------------------------------------------------------------ the head
-class _Head:
-    """How the net's output gives the binary margin and the per-sample loss.
-
-    Mirrors skorch's ``get_loss``: ``NLLLoss`` (skorch's default) expects
-    probabilities and takes ``log(p + eps)``, the binary net flattens an
-    ``(n, 1)`` output. The loss is the net's own criterion with
-    ``reduction="none"``, so class weights and ``pos_weight`` are kept.
-    """
-
-    def __init__(self, net):
-        self.criterion = copy.deepcopy(net.criterion_)
-        self.criterion.reduction = "none"
-        self.binary = isinstance(net, NeuralNetBinaryClassifier)
-        self.probabilities = isinstance(
-            self.criterion, (torch.nn.NLLLoss, torch.nn.BCELoss)
-        )
-
-    def _prepare(self, out):
-        if self.binary:
-            if out.dim() > 2 or (out.dim() == 2 and out.shape[1] != 1):
-                raise ValueError(
-                    "A NeuralNetBinaryClassifier's module must return shape (n,) "
-                    f"or (n, 1), got {tuple(out.shape)}."
-                )
-            return out.reshape(-1)
-        if out.dim() != 2 or out.shape[1] != 2:
-            raise ValueError(
-                "FairIF needs a binary head: the module of a NeuralNetClassifier "
-                f"must return shape (n, 2), got {tuple(out.shape)}."
-            )
-        if self.probabilities:
-            return torch.log(out + torch.finfo(out.dtype).eps)
-        return out
-
-    def margin(self, out):
-        """Binary margin ``z``: the logit, or ``logit1 - logit0``."""
-        out = self._prepare(out)
-        if not self.binary:
-            return out[:, 1] - out[:, 0]
-        if self.probabilities:  # BCELoss: the module returns p
-            eps = torch.finfo(out.dtype).eps
-            return torch.log(out + eps) - torch.log1p(-out + eps)
-        return out
-
-    def loss(self, out, y):
-        """Per-sample loss, shape (b,)."""
-        return self.criterion(self._prepare(out), y)
-
-    def target(self, y, dtype):
-        """Targets as the criterion expects them."""
-        y = torch.as_tensor(np.asarray(y))
-        return y.to(dtype) if self.binary else y.long()
-
-
-# ---------------------------------------------------------- parameters
-def _select_params(module, influence_params, probe):
-    """Names of the parameters the influence is taken over, in module order."""
-    trainable = [n for n, p in module.named_parameters() if p.requires_grad]
-    if isinstance(influence_params, str) and influence_params == "all":
-        return trainable
-    if isinstance(influence_params, str) and influence_params == "last_layer":
-        return _last_layer(module, probe)
-    if isinstance(influence_params, str):
-        raise ValueError(
-            "influence_params must be 'all', 'last_layer' or a list of parameter "
-            f"names, got {influence_params!r}."
-        )
-    wanted = list(influence_params)
-    unknown = [n for n in wanted if n not in dict(module.named_parameters())]
-    if unknown or not wanted:
-        raise ValueError(
-            f"Unknown parameter names {unknown} in influence_params; the module "
-            f"has: {[n for n, _ in module.named_parameters()]}."
-        )
-    return [n for n, _ in module.named_parameters() if n in set(wanted)]
-
-
-def _last_layer(module, probe):
-    """Parameters of the last module with trainable parameters to *run*.
-
-    Execution order (seen by forward hooks on two rows) rather than
-    registration order, so a module that defines its head before its body
-    still gets its head.
-    """
-    order, hooks = [], []
-    for name, sub in module.named_modules():
-        if any(p.requires_grad for p in sub.parameters(recurse=False)):
-            hooks.append(sub.register_forward_hook(
-                lambda *_, name=name: order.append(name)
-            ))
-    modes = [m.training for m in module.modules()]
-    module.eval()
-    try:
-        with torch.no_grad():
-            xb = probe()
-            module(**xb) if isinstance(xb, Mapping) else module(xb)
-    finally:
-        for hook in hooks:
-            hook.remove()
-        for m, mode in zip(module.modules(), modes, strict=True):
-            m.training = mode
-    if not order:
-        raise ValueError("The module has no trainable parameters.")
-    last = order[-1]
-    prefix = f"{last}." if last else ""
-    return [
-        n for n, p in module.named_parameters()
-        if p.requires_grad and n.startswith(prefix) and "." not in n[len(prefix):]
-    ]
-
-
-def _weight_decay(net, module, names, theta):
-    """Per-coordinate weight decay of the chosen parameters, shape (P,)."""
-    decay = {}
-    optimizer = getattr(net, "optimizer_", None)
-    for group in [] if optimizer is None else optimizer.param_groups:
-        for p in group["params"]:
-            decay[id(p)] = float(group.get("weight_decay", 0.0) or 0.0)
-    named = dict(module.named_parameters())
-    parts = [
-        torch.full((named[n].numel(),), decay.get(id(named[n]), 0.0),
-                   dtype=theta.dtype, device=theta.device)
-        for n in names
-    ]
-    return torch.cat(parts)
-
-
-def _net_batch_size(net):
-    """Return the net's inference batch size; ``None`` for -1 (all rows)."""
-    size = getattr(net, "iterator_valid__batch_size", net.batch_size)
-    return None if size is None or size == -1 else int(size)
-
-
-# --------------------------------------------------------------- the data
-def _to_tensors(X, dtype):
-    """Convert inputs to tensors (kept where they are); cast floats to dtype."""
-    if isinstance(X, Mapping):
-        return {k: _to_tensors(v, dtype) for k, v in X.items()}
-    if not isinstance(X, torch.Tensor):
-        if hasattr(X, "toarray"):  # scipy sparse
-            X = X.toarray()
-        elif hasattr(X, "to_numpy"):  # pandas
-            X = X.to_numpy()
-        X = torch.as_tensor(np.asarray(X))
-    return X.to(dtype) if X.is_floating_point() else X
-
-
-def _place(X, device):
-    """Keep the data where it is, unless it fits comfortably on the GPU.
-
-    On CUDA the influence makes many passes over the data (one per CG
-    iteration); moving the inputs once, when they take less than a quarter
-    of the free memory, saves the per-batch host-to-device copies.
-    """
-    if device.type != "cuda":
-        return X
-    tensors = list(X.values()) if isinstance(X, Mapping) else [X]
-    nbytes = sum(t.numel() * t.element_size() for t in tensors)
-    free, _ = torch.cuda.mem_get_info(device)
-    if nbytes > free // 4:
-        return X
-    if isinstance(X, Mapping):
-        return {k: v.to(device) for k, v in X.items()}
-    return X.to(device)
-
-
-def _length(X):
-    return len(next(iter(X.values()))) if isinstance(X, Mapping) else len(X)
-
-
-def _take(X, index, device):
-    """Rows ``index`` (a slice or NumPy indices) of the inputs, on ``device``.
-
-    Indices are built where the data lives, so nothing comes back from the
-    GPU to index host memory.
-    """
-    if isinstance(X, Mapping):
-        return {k: _take(v, index, device) for k, v in X.items()}
-    if isinstance(index, np.ndarray):
-        index = torch.as_tensor(index, device=X.device)
-    return X[index].to(device, non_blocking=True)
-
-
-# ------------------------------------------------------ the weighted refit
-class _WeightedFitMixin:
-    """Reads per-sample weights from the batch and weights the loss with them.
-
-    The weights ride along ``X`` under :data:`_WEIGHT_KEY`; :meth:`infer`
-    removes them before the module runs and :meth:`get_loss` multiplies the
-    criterion's unreduced loss by them. Normalising by the batch size keeps
-    unit weights equal to the plain mean loss.
-    """
-
-    def infer(self, x, **fit_params):
-        """Forward pass without the weights."""
-        return super().infer(_detach_weights(x)[0], **fit_params)
-
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        """Weighted mean of the per-sample losses when the batch has weights."""
-        X, weights = _detach_weights(X)
-        if weights is None:
-            return super().get_loss(y_pred, y_true, X=X, training=training)
-        criterion = self.criterion_
-        reduction = criterion.reduction
-        criterion.reduction = "none"
-        try:
-            losses = super().get_loss(y_pred, y_true, X=X, training=training)
-        finally:
-            criterion.reduction = reduction
-        weights = torch.as_tensor(weights, device=losses.device).to(losses.dtype)
-        if losses.shape != weights.shape:
-            raise ValueError(
-                "The criterion must return one loss per sample with "
-                f"reduction='none'; got shape {tuple(losses.shape)} for a batch of "
-                f"{len(weights)}."
-            )
-        return (weights * losses).sum() / len(weights)
-
-
-_WEIGHTED_CLASSES = {}
-
-
-def _weighted_class(base):
-    """Return the weighted subclass of a skorch net class (cached)."""
-    if base not in _WEIGHTED_CLASSES:
-        _WEIGHTED_CLASSES[base] = type(
-            f"_Weighted{base.__name__}", (_WeightedFitMixin, base), {}
-        )
-    return _WEIGHTED_CLASSES[base]
-
-
-def _attach_weights(X, weights):
-    if isinstance(X, Mapping):
-        if _WEIGHT_KEY in X:
-            raise ValueError(f"X must not contain the key {_WEIGHT_KEY!r}.")
-        return SliceDict(**X, **{_WEIGHT_KEY: weights})
-    return SliceDict(**{_X_KEY: X, _WEIGHT_KEY: weights})
-
-
-def _detach_weights(X):
-    """Split a batch into ``(inputs without the weights, weights or None)``."""
-    if not isinstance(X, Mapping) or _WEIGHT_KEY not in X:
-        return X, None
-    weights = X[_WEIGHT_KEY]
-    if _X_KEY in X:
-        return X[_X_KEY], weights
-    rest = {k: v for k, v in X.items() if k != _WEIGHT_KEY}
-    return (SliceDict(**rest) if isinstance(X, SliceDict) else rest), weights
-
-
-class _EpochEndHook(Callback):
-    """A skorch callback that calls ``fn(net)`` at the end of every epoch."""
-
-    def __init__(self, fn):
-        self.fn = fn
-
-    def on_epoch_end(self, net, **kwargs):
-        """Call the function."""
-        self.fn(net)
-
-
-def _add_epoch_hook(net, fn):
-    """Insert ``fn`` as a callback of an initialised net, before its PrintLog.
-
-    Added to ``callbacks_`` directly, so the net's ``callbacks`` parameter
-    (what ``get_params`` and ``clone`` see) is left untouched.
-    """
-    if fn is None:
+    if n <= HESSIAN_ALL_ROWS:
         return None
-    hook = _EpochEndHook(fn)
-    hook.initialize()
-    position = next(
-        (i for i, (_, cb) in enumerate(net.callbacks_) if isinstance(cb, PrintLog)),
-        len(net.callbacks_),
-    )
-    net.callbacks_.insert(position, (_HOOK_NAME, hook))
-    return hook
-
-
-@contextlib.contextmanager
-def _same_random_stream():
-    """Restart torch's random stream at its initial seed, then restore it."""
-    devices = []
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        devices = list(range(torch.cuda.device_count()))
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(torch.initial_seed())
-        yield
+    return min(max(HESSIAN_MIN_SAMPLES, n // 10), HESSIAN_MAX_SAMPLES)

@@ -168,18 +168,22 @@ class CGSolver(BaseEstimator):
         rr = _col_dot(r, r)
         stop = (self.tol**2) * rr
         self.n_iter_ = 0
+        # One host read per iteration (the convergence check), which also
+        # carries the previous step's curvature test: on a GPU every other
+        # read would be a device synchronisation.
+        bad = (rr * 0.0).sum() > 0  # no non-positive curvature seen yet
+        active = rr > stop
+        converged = False
         for _ in range(self.max_iter):
-            active = rr > stop
-            if not bool(active.any()):
+            state = int(active.any() * 1 + bad * 2)
+            if state >= 2:
+                break
+            if state == 0:
+                converged = True
                 break
             Ap = adapter.hvp(p, batch=batch) + damping * p
             pAp = _col_dot(p, Ap)
-            if bool(((pAp <= 0) & active).any()):
-                raise NotPositiveDefiniteError(
-                    "Conjugate gradients met a direction of non-positive curvature:"
-                    " the damped Hessian is not positive definite (a non-convex "
-                    "model). Increase `damping`."
-                )
+            bad = ((pAp <= 0) & active).any()
             # Converged columns take a zero step; the guard avoids 0 / 0 there.
             step = rr / (pAp + ~active) * active
             x = x + p * step
@@ -187,17 +191,25 @@ class CGSolver(BaseEstimator):
             rr_new = _col_dot(r, r)
             p = r + p * (rr_new / (rr + (rr == 0)))
             rr = rr_new
+            active = rr > stop
             self.n_iter_ += 1
             if progress is not None:
                 progress()
         else:
-            if bool((rr > stop).any()):
-                warnings.warn(
-                    f"CGSolver did not reach tol={self.tol} in max_iter="
-                    f"{self.max_iter} iterations; increase max_iter or damping.",
-                    ConvergenceWarning,
-                    stacklevel=2,
-                )
+            state = int(active.any() * 1 + bad * 2)
+        if state >= 2:
+            raise NotPositiveDefiniteError(
+                "Conjugate gradients met a direction of non-positive curvature:"
+                " the damped Hessian is not positive definite (a non-convex "
+                "model). Increase `damping`."
+            )
+        if not converged and state == 1:
+            warnings.warn(
+                f"CGSolver did not reach tol={self.tol} in max_iter="
+                f"{self.max_iter} iterations; increase max_iter or damping.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         return x
 
 
@@ -279,21 +291,36 @@ class LissaSolver(BaseEstimator):
         n = adapter.n_samples
         estimate = b * 0.0
         b_norm = float((b * b).sum()) ** 0.5
+        stochastic = self.batch_size is not None and self.batch_size < n
+        # Mini-batches without replacement, drawn for a whole repeat at once
+        # by a Generator seeded from ``rng`` (O(batch) per step where
+        # RandomState.choice is O(n)), and moved to the adapter's device in
+        # one upload when it offers ``as_index``.
+        draw = np.random.default_rng(rng.randint(2**32)) if stochastic else None
+        as_index = getattr(adapter, "as_index", None)
         for _ in range(self.repeats):
-            h, change = b, 0.0
-            for _ in range(self.depth):
-                batch = None
-                if self.batch_size is not None and self.batch_size < n:
-                    batch = rng.choice(n, size=self.batch_size, replace=False)
+            batches = [None] * self.depth
+            if stochastic:
+                batches = np.stack([
+                    draw.choice(n, size=self.batch_size, replace=False)
+                    for _ in range(self.depth)
+                ])
+                if as_index is not None:
+                    batches = as_index(batches)
+            h, change = b, None
+            for t in range(self.depth):
+                batch = batches[t]
                 h_new = b + h - (adapter.hvp(h, batch=batch) + damping * h) / scale
-                change = float(((h_new - h) ** 2).sum()) ** 0.5
+                if t == self.depth - 1:  # read back once per repeat
+                    change = ((h_new - h) ** 2).sum()
                 h = h_new
                 if progress is not None:
                     progress()
+            change = float(change) ** 0.5
             # A convergent series moves by less than ||b|| per step (full batch;
             # far less near its limit): a larger last step means divergence,
             # even when it is too slow to overflow.
-            if not _is_finite(h) or change > 10.0 * b_norm:
+            if not _is_finite(h) or not change <= 10.0 * b_norm:
                 raise FloatingPointError(
                     f"LiSSA diverged (scale={scale:.3g}): the recursion needs "
                     "scale > the largest eigenvalue of the damped Hessian. Increase "

@@ -27,11 +27,15 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import accuracy_score
 
+from ..utils._arrays import (
+    check_group_weights,
+)
 from ..utils._validation import (
     _check_sensitive_features,
+)
+from ._targets import (
     _check_targets,
     _warn_missing_class,
-    check_group_weights,
 )
 
 # Group rates, computed on labels encoded as 0/1 (1 = positive class).

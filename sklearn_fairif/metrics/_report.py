@@ -3,8 +3,10 @@
 import pandas as pd
 from fairlearn.metrics import MetricFrame, count
 
-from ..utils._validation import _warn_missing_class
 from ._metrics import _GAP_RATES, _RATES, _gap, _validate_inputs
+from ._targets import (
+    _warn_missing_class,
+)
 
 _OVERALL = "overall"
 # The printed columns; the FPR that AOD is computed from is the complement of TNR.

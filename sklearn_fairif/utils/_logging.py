@@ -30,6 +30,7 @@ logger = logging.getLogger("sklearn_fairif")
 STAGE_INITIAL = "stage 1 (unweighted fit)"
 STAGE_INFLUENCE = "influence"
 STAGE_WEIGHTS = "weights"
+STAGE_SELECTION = "alpha selection"
 STAGE_REFIT = "stage 2 (weighted refit)"
 STAGE_TRAINING = "training"
 STAGE_UPDATES = "updates"

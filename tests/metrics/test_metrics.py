@@ -265,7 +265,8 @@ def test_sensitive_features_is_keyword_only():
 
 
 @pytest.mark.parametrize("module", ["metrics._metrics", "metrics._report",
-                                    "metrics._scorers", "utils._validation"])
+                                    "metrics._scorers", "utils._validation",
+                                    "utils._arrays", "metrics._targets"])
 def test_docstring_examples(module):
     mod = importlib.import_module(f"sklearn_fairif.{module}")
     result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)

@@ -7,11 +7,13 @@ import pytest
 from numpy.testing import assert_array_equal
 from sklearn.exceptions import UndefinedMetricWarning
 
-from sklearn_fairif.utils._validation import (
+from sklearn_fairif.metrics._targets import (
     _check_binary_targets,
-    _check_sensitive_features,
     _check_targets,
     _warn_missing_class,
+)
+from sklearn_fairif.utils._validation import (
+    _check_sensitive_features,
 )
 
 # ---------------------------------------------------------------- sensitive features
@@ -223,14 +225,16 @@ def test_warn_missing_class_silent_when_all_defined():
 # ------------------------------------------------------- input-contract checks
 from scipy import sparse  # noqa: E402
 
+from sklearn_fairif.utils._arrays import (  # noqa: E402
+    check_finite,
+    check_positive_values,
+    check_sample_weight_nonneg,
+)
 from sklearn_fairif.utils._validation import (  # noqa: E402
     FairIFDataWarning,
     check_binary_target,
     check_cells,
-    check_finite,
     check_groups,
-    check_positive_values,
-    check_sample_weight_nonneg,
 )
 
 

@@ -1,0 +1,452 @@
+"""Choosing ``alpha`` by cross-fitting on the validation set, without refits.
+
+FairIF fits its weights to the validation gaps, so judging ``alpha`` on those
+same gaps is in-sample: every alpha then looks fair. Here the validation set is
+split into K folds (stratified on group x label); for each fold the weights are
+solved against the constraints of the *other* folds and judged on the held-out
+fold through the first-order predictions the influence already gives,
+``g_ho + A_ho^T (w - 1)``. No model is refitted per candidate.
+
+One influence pass serves everything. Every fairness quantity the selection
+needs is a linear combination of per-cell soft rates: the soft rate of each
+(rate, group, fold) cell. A constraint on a set of folds is a count-weighted
+mean of its cells, so its value and its influence are the same linear
+combination of the cells' values and influences. The plan's ``constraints``
+hold these cells (a :class:`FairnessConstraints` with ``contrast="per_group"``)
+and the margins of the utility rows (below); :meth:`CrossFitPlan.stack` puts
+them after the estimator's own constraints, so that the estimator computes the
+influence once (one iHVP solve with the extra right-hand sides) and hands the
+extra columns to :meth:`CrossFitPlan.select`.
+
+Utility proxy. A first-order prediction of a held-out *smooth* utility (soft
+accuracy, log-loss) is close to zero for every alpha: the unweighted model sits
+at the optimum of the training loss, so the utility's change is second order,
+and the linear term is noise (measured: Pearson of predicted vs refitted
+held-out accuracy change near 0; the prototype with log-loss chose alphas that
+cost COMPAS 7 accuracy points while the predicted loss *fell*). What does
+carry the loss of accuracy is the nonlinearity of the 0/1 loss: rows crossing
+the decision boundary. So the plan also holds the influence on the *margin* of
+each validation row (up to ``max_utility_rows`` of them, a random subset), and
+the held-out accuracy is computed exactly at the predicted margins
+``z + A_z^T (w - 1)``: first order in the weights, no refit, nonlinear in the
+margins. See
+``benchmarks/results/select_alpha.md`` for the measurements.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._alpha_folds import (
+    _RATE_ROWS,
+    Columns,
+    MarginColumns,
+    _embed,
+    _only_row,
+    _seed,
+    _utility_rows,
+    make_folds,
+)
+from ._objectives import OBJECTIVES, FairnessConstraints
+from ._weights import solve_weights
+
+# The continuous search: a dense log grid (each point costs one weight solve per
+# fold, O(n k) each), wide enough to hold every alpha the benchmarks chose.
+DEFAULT_ALPHAS = np.logspace(-4, 1, 16)
+
+# max_utility_rows="auto": the n x u block of margin influences stays under
+# UTILITY_BUDGET entries (16 MB), with at least MIN_UTILITY_ROWS rows; fewer
+# rows make the held-out accuracy coarse (one flip in a fold of 60 tracked
+# rows is 1.7 points) and the choice noisy.
+UTILITY_BUDGET = 2_000_000
+MIN_UTILITY_ROWS = 300
+
+
+class AlphaSelection(NamedTuple):
+    """The outcome of :meth:`CrossFitPlan.select`.
+
+    Attributes
+    ----------
+    alpha : float
+        The chosen alpha.
+    cv_results : dict of ndarray
+        One entry per candidate alpha: ``"alpha"``, ``"heldout_gap"`` (mean over
+        folds of the mean absolute predicted held-out gap), ``"heldout_gap_std"``
+        (its spread over folds), ``"heldout_utility_change"`` (mean over folds of
+        the predicted change of the held-out soft accuracy; NaN without labels),
+        ``"heldout_utility_change_std"``, ``"weight_change"`` (mean over folds
+        of ``mean((w - 1)**2)``) and ``"admissible"`` (bool).
+    """
+
+    alpha: float
+    cv_results: dict
+
+
+class CrossFitPlan:
+    """Folds of the validation set and the cell constraints that score them.
+
+    Build with :func:`make_crossfit_plan`. Attributes: ``constraints`` (the
+    columns to stack next to the estimator's own: the cells, then one margin
+    column per utility row), ``folds`` (the fold of every validation row),
+    ``n_folds``, ``objective``, ``utility_rows`` (indices of the validation
+    rows whose margins are tracked; empty without labels).
+    """
+
+    def __init__(self, objective, y_val, s_val, folds, *, temperature,
+                 surrogate, random_state, max_utility_rows,
+                 max_weight_change, margins=None):
+        self.objective = objective
+        self.folds = folds
+        self.n_folds = int(folds.max()) + 1
+        self.max_weight_change = max_weight_change
+        self.groups = np.unique(s_val)
+        G, K = len(self.groups), self.n_folds
+        s_codes = np.searchsorted(self.groups, s_val)
+        cell_codes = s_codes * K + folds  # one code per (group, fold)
+        cells = FairnessConstraints(
+            objective, y_val, cell_codes, temperature=temperature,
+            surrogate=surrogate, random_state=random_state, contrast="per_group",
+        )
+        y = np.zeros(len(folds)) if y_val is None else np.asarray(y_val)
+        # counts[r, g, f]: rows of the cell of rate r, group g, fold f.
+        rates = OBJECTIVES[objective]
+        self.counts = np.zeros((len(rates), G, K))
+        for r, rate in enumerate(rates):
+            rows = _RATE_ROWS[rate](y)
+            self.counts[r] = np.bincount(
+                cell_codes[rows], minlength=G * K
+            ).reshape(G, K)
+        self.n_cells = cells.n_constraints
+        members = [cells]
+        self.has_utility = y_val is not None
+        self.utility_rows = np.array([], dtype=int)
+        if self.has_utility:
+            self.utility_rows = _utility_rows(folds, max_utility_rows,
+                                              random_state, margins)
+            members.append(MarginColumns(self.utility_rows, len(folds)))
+            self.y_utility = np.asarray(y_val)[self.utility_rows]
+            self.fold_utility = folds[self.utility_rows]
+            self.fold_sizes = np.bincount(folds, minlength=K)
+            self.near_boundary = margins is not None and len(
+                self.utility_rows) < len(folds)
+        self.constraints = Columns(*members)
+
+    @property
+    def n_columns(self):
+        """Number of columns of :attr:`constraints`."""
+        return self.constraints.n_constraints
+
+    # ------------------------------------------------------- combinations
+    def constraint_matrix(self, fold_set):
+        """Cell-to-constraint combination for the rows of ``fold_set``.
+
+        Parameters
+        ----------
+        fold_set : array-like of int
+            The folds whose rows the constraints are measured on.
+
+        Returns
+        -------
+        M : ndarray of shape (n_cells, n_constraints)
+            ``cell_values @ M`` are the estimator's constraints (same order
+            and contrasts as ``FairnessConstraints(objective, ...)``) built on
+            the rows of ``fold_set`` alone; likewise for the influences.
+        """
+        n_rates, G, K = self.counts.shape
+        on = np.isin(np.arange(K), np.asarray(fold_set))
+        columns = []
+        for r in range(n_rates):
+            n = self.counts[r] * on  # (G, K), zero outside fold_set
+            # A group's rate on fold_set: the mean of its cells, weighted by
+            # their row counts (a rate is a mean over rows, never a sum).
+            per_group = n / n.sum(axis=1, keepdims=True)
+            rate_of = [_embed(r, _only_row(per_group, g), n_rates)
+                       for g in range(G)]
+            if G == 2:
+                columns.append(rate_of[0] - rate_of[1])
+            else:
+                overall = _embed(r, n / n.sum(), n_rates)
+                columns.extend(rate_of[g] - overall for g in range(G))
+        return np.column_stack(columns)
+
+    def margins(self, influence, values):
+        """Margins and their influence for the utility rows.
+
+        Parameters
+        ----------
+        influence : ndarray of shape (n_samples, n_columns)
+        values : ndarray of shape (n_columns,)
+
+        Returns
+        -------
+        z : ndarray of shape (n_utility_rows,)
+            Stage-1 margins of the utility rows.
+        A_z : ndarray of shape (n_samples, n_utility_rows)
+            Derivative of each margin with respect to each training weight.
+        """
+        u = slice(self.n_cells, self.n_cells + len(self.utility_rows))
+        return values[u], influence[:, u]
+
+    def stack(self, constraints):
+        """Return ``constraints`` followed by the plan's columns.
+
+        Parameters
+        ----------
+        constraints : FairnessConstraints
+            The estimator's constraints (built on the same validation rows).
+
+        Returns
+        -------
+        stacked : Columns
+            ``values`` and ``grad_margins`` of ``constraints`` then of
+            :attr:`constraints`: pass it to the influence computation, then
+            split the columns at ``constraints.n_constraints``.
+        """
+        if constraints.V.shape[0] != len(self.folds):
+            raise ValueError(
+                f"constraints are on {constraints.V.shape[0]} validation rows, "
+                f"the plan on {len(self.folds)}."
+            )
+        return Columns(constraints, *self.constraints.blocks)
+
+    # ------------------------------------------------------------ select
+    def select(self, influence, values, *, alphas=None, tol=0.01):
+        """Choose alpha from the influence on the plan's columns.
+
+        Parameters
+        ----------
+        influence : ndarray of shape (n_samples, n_columns)
+            Influence on :attr:`constraints`' columns at the stage-1 model.
+        values : ndarray of shape (n_columns,)
+            Their values at the stage-1 model.
+        alphas : array-like of float, default=None
+            Candidates, :data:`DEFAULT_ALPHAS` (1e-4 to 10, 16 log-spaced
+            values) when None.
+        tol : float, default=0.01
+            Largest admissible drop of the predicted held-out soft accuracy.
+
+        Returns
+        -------
+        selection : AlphaSelection
+        """
+        influence = np.asarray(influence, dtype=float)
+        values = np.asarray(values, dtype=float)
+        if influence.ndim != 2 or influence.shape[1] != self.n_columns:
+            raise ValueError(
+                f"influence should have {self.n_columns} columns (the plan's), "
+                f"got shape {influence.shape}."
+            )
+        if values.shape != (self.n_columns,):
+            raise ValueError(
+                f"values should have shape ({self.n_columns},), got {values.shape}."
+            )
+        alphas = DEFAULT_ALPHAS if alphas is None else np.sort(
+            np.asarray(alphas, dtype=float))
+        if alphas.size == 0 or np.any(alphas <= 0):
+            raise ValueError("alphas should be a non-empty list of positive floats.")
+        # Far below the tolerance no smaller alpha is admissible: stop there.
+        gap, util, change = self.predict_heldout(influence, values, alphas,
+                                                 stop_below=-2.0 * tol)
+        return choose_alpha(alphas, gap, util, change, tol=tol,
+                            max_weight_change=self.max_weight_change)
+
+    def fold_problems(self, influence, values):
+        """Yield, per fold, the train-side and held-out linearised constraints.
+
+        Yields ``(A_train, g_train, A_heldout, g_heldout, A_z, z, y)`` (the
+        last three None without labels): the estimator's constraints on the
+        other folds' rows and on the fold's own rows (each as the plan's cell
+        combination), and the held-out utility rows' margins, their
+        influence and their labels.
+        """
+        c = self.n_cells
+        A_cells, g_cells = influence[:, :c], values[:c]
+        if self.has_utility:
+            z_all, A_z_all = self.margins(influence, values)
+        for k in range(self.n_folds):
+            rest = [f for f in range(self.n_folds) if f != k]
+            M_tr, M_ho = self.constraint_matrix(rest), self.constraint_matrix([k])
+            A_z = z = y = None
+            if self.has_utility:
+                held = self.fold_utility == k
+                A_z, z, y = A_z_all[:, held], z_all[held], self.y_utility[held]
+            yield (A_cells @ M_tr, g_cells @ M_tr, A_cells @ M_ho, g_cells @ M_ho,
+                   A_z, z, y)
+
+    def predict_heldout(self, influence, values, alphas, *, stop_below=None):
+        """First-order held-out predictions along ``alphas``, per fold.
+
+        Parameters
+        ----------
+        influence, values : see :meth:`select`
+        alphas : ndarray of shape (n_alphas,)
+            Increasing candidates; scanned from the largest down.
+        stop_below : float, default=None
+            Stop the scan once the mean predicted accuracy change has stayed
+            below this for two candidates in a row (smaller alphas reweight
+            more and lose more); the rest are NaN.
+
+        Returns
+        -------
+        gap, utility_change, weight_change : ndarray of shape (n_folds, n_alphas)
+            Mean absolute predicted held-out gap, predicted change of the
+            held-out accuracy (at the predicted margins; NaN without labels)
+            and ``mean((w-1)**2)``.
+        """
+        K, n_a = self.n_folds, len(alphas)
+        gap, change = np.full((K, n_a), np.nan), np.full((K, n_a), np.nan)
+        util = np.full((K, n_a), np.nan)
+        problems = list(self.fold_problems(influence, values))
+        below = 0
+        for j in range(n_a - 1, -1, -1):
+            for k, (A_tr, g_tr, A_ho, g_ho, A_z, z, y) in enumerate(problems):
+                d = solve_weights(A_tr, g_tr, alphas[j])[0] - 1.0
+                gap[k, j] = np.mean(np.abs(g_ho + d @ A_ho))
+                change[k, j] = np.mean(d**2)
+                if A_z is not None:
+                    sign = 2.0 * y - 1.0
+                    flips = (np.sum(sign * (z + d @ A_z) > 0)
+                             - np.sum(sign * z > 0))
+                    # A random subset estimates the fold's accuracy change;
+                    # rows tracked for their closeness to the boundary count
+                    # against the whole fold (the others are taken not to
+                    # flip).
+                    util[k, j] = flips / (self.fold_sizes[k] if self.near_boundary
+                                          else len(z))
+            if stop_below is not None and self.has_utility:
+                below = below + 1 if util[:, j].mean() < stop_below else 0
+                if below == 2:
+                    break
+        return gap, util, change
+
+
+def choose_alpha(alphas, gap, utility_change, weight_change, *, tol,
+                 max_weight_change=None):
+    """Apply the selection rule to per-fold predictions (pure).
+
+    Parameters
+    ----------
+    alphas : ndarray of shape (n_alphas,)
+    gap, utility_change, weight_change : ndarray of shape (n_folds, n_alphas)
+        Predicted held-out gap (mean absolute), predicted change of held-out
+        utility (NaN when unavailable) and ``mean((w - 1)**2)`` per fold.
+    tol : float
+        Largest admissible mean drop of the utility.
+    max_weight_change : float or None
+        Trust region: largest admissible mean ``mean((w - 1)**2)``.
+
+    Returns
+    -------
+    selection : AlphaSelection
+        The alpha of least mean held-out gap among the admissible ones (ties go
+        to the larger alpha, the smaller weight change); the largest alpha when
+        none is admissible.
+    """
+    mean_gap, mean_util = gap.mean(axis=0), utility_change.mean(axis=0)
+    mean_change = weight_change.mean(axis=0)
+    admissible = np.isfinite(mean_gap)  # NaN: not scanned
+    if not np.all(np.isnan(mean_util)):
+        admissible &= mean_util >= -tol
+    if max_weight_change is not None:
+        admissible &= mean_change <= max_weight_change
+    if admissible.any():
+        # Among near-ties (1e-9) prefer the larger alpha: less reweighting.
+        best_gap = mean_gap[admissible].min()
+        chosen = np.flatnonzero(admissible & (mean_gap <= best_gap + 1e-9))[-1]
+    else:
+        chosen = len(alphas) - 1
+    cv_results = {
+        "alpha": np.asarray(alphas, dtype=float),
+        "heldout_gap": mean_gap,
+        "heldout_gap_std": gap.std(axis=0),
+        "heldout_utility_change": mean_util,
+        "heldout_utility_change_std": utility_change.std(axis=0),
+        "weight_change": mean_change,
+        "admissible": admissible,
+    }
+    return AlphaSelection(float(alphas[chosen]), cv_results)
+
+
+def make_crossfit_plan(objective, y_val, s_val, *, n_folds=5, random_state=None,
+                       temperature=1.0, surrogate="softmax",
+                       max_utility_rows="auto", n_samples=None,
+                       max_weight_change=None, margins=None):
+    """Build the folds and the cell constraints that ``alpha="auto"`` needs.
+
+    Parameters
+    ----------
+    objective : str
+        The estimator's fairness objective.
+    y_val : ndarray of shape (m,) or None
+        Validation labels in {0, 1}.
+    s_val : ndarray of shape (m,)
+        Validation groups (two or more).
+    n_folds : int, default=5
+        Number of cross-fitting folds (fewer when a cell is too small).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the folds and the subset of utility rows (None: a fixed seed,
+        so that refitting gives the same folds).
+    temperature : float, default=1.0
+        Temperature of the fairness cells: the estimator's.
+    surrogate : {"softmax", "gumbel"}, default="softmax"
+        The estimator's surrogate.
+    max_utility_rows : int or "auto", default="auto"
+        Validation rows whose margins are tracked for the held-out accuracy
+        (a random subset, evenly spread over the folds, when there are more):
+        one influence column each, i.e. an ``n_samples x max_utility_rows``
+        block of the influence matrix. ``"auto"``: as many as keep that block
+        under :data:`UTILITY_BUDGET` entries, at least
+        :data:`MIN_UTILITY_ROWS` (all rows when ``n_samples`` is None).
+    n_samples : int, default=None
+        Training-set size, for ``max_utility_rows="auto"``.
+    max_weight_change : float or None, default=None
+        Trust region on ``mean((w - 1)**2)``; None for none.
+    margins : ndarray of shape (m,), default=None
+        Stage-1 validation margins. When the validation set has more than
+        ``max_utility_rows`` rows, the tracked rows are then those closest to
+        the decision boundary (else a random subset). Not the default: on
+        COMPAS the rows near the boundary flip both ways and under-count the
+        accuracy lost further away (it chose alpha=1e-4 at -9 points).
+
+    Returns
+    -------
+    plan : CrossFitPlan or None
+        None (after a warning) when the validation set is too small to hold
+        every cell in two folds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_fairif._alpha import make_crossfit_plan
+    >>> rng = np.random.default_rng(0)
+    >>> y, s = rng.integers(0, 2, 200), rng.integers(0, 2, 200)
+    >>> plan = make_crossfit_plan("equalized_odds", y, s, random_state=0)
+    >>> plan.n_folds, plan.n_columns  # 2 rates x 2 groups x 5 folds + 200 margins
+    (5, 220)
+    """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective should be one of {sorted(OBJECTIVES)}, "
+                         f"got {objective!r}.")
+    if isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer)) \
+            or n_folds < 2:
+        raise ValueError(f"n_folds should be an int >= 2, got {n_folds!r}.")
+    random_state = _seed(random_state)  # one draw for folds and subset
+    m = len(np.asarray(s_val))
+    if max_utility_rows == "auto":
+        max_utility_rows = m if n_samples is None else int(np.clip(
+            UTILITY_BUDGET // max(int(n_samples), 1), MIN_UTILITY_ROWS, m))
+    elif isinstance(max_utility_rows, bool) or not isinstance(
+            max_utility_rows, (int, np.integer)) or max_utility_rows < 1:
+        raise ValueError("max_utility_rows should be 'auto' or an int >= 1, got "
+                         f"{max_utility_rows!r}.")
+    folds = make_folds(objective, y_val, s_val, n_folds=n_folds,
+                       random_state=random_state)
+    if folds is None:
+        return None
+    return CrossFitPlan(
+        objective, y_val, np.asarray(s_val), folds, temperature=temperature,
+        surrogate=surrogate, random_state=random_state,
+        max_utility_rows=max_utility_rows,
+        max_weight_change=max_weight_change,
+        margins=None if margins is None else np.asarray(margins, dtype=float),
+    )

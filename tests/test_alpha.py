@@ -1,0 +1,235 @@
+"""Tests of the cross-fitted choice of alpha (alpha="auto")."""
+
+import numpy as np
+import pytest
+from scipy.stats import pearsonr
+from sklearn.linear_model import LogisticRegression
+
+from sklearn_fairif import FairIFClassifier
+from sklearn_fairif._alpha import (
+    DEFAULT_ALPHAS,
+    choose_alpha,
+    make_crossfit_plan,
+    make_folds,
+)
+from sklearn_fairif._objectives import OBJECTIVES, FairnessConstraints
+from sklearn_fairif._staging import ReweightedModel
+from sklearn_fairif._weights import solve_weights
+from sklearn_fairif.datasets import make_biased_classification
+from sklearn_fairif.influence import ExactSolver, influence_scores
+
+
+def _labels(m=300, n_groups=2, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 2, m), rng.integers(0, n_groups, m)
+
+
+# ------------------------------------------------------------------- folds
+@pytest.mark.parametrize("objective", sorted(OBJECTIVES))
+def test_folds_hold_every_cell(objective):
+    y, s = _labels(n_groups=3)
+    folds = make_folds(objective, y, s, n_folds=5, random_state=0)
+    assert folds.min() == 0 and folds.max() == 4
+    for g in range(3):
+        for label in (0, 1):
+            cell = (s == g) & (y == label)
+            # Stratified on group x label: every fold holds every cell.
+            assert np.all(np.bincount(folds[cell], minlength=5) > 0)
+
+
+def test_folds_fall_back_to_fewer_with_a_warning():
+    y, s = _labels(m=200)
+    # Group 1 has only 3 positives: at most 3 folds can each hold one.
+    pos1 = np.flatnonzero((s == 1) & (y == 1))
+    y[pos1[3:]] = 0
+    with pytest.warns(UserWarning, match="3 folds are used instead of 5"):
+        folds = make_folds("equalized_odds", y, s, n_folds=5, random_state=0)
+    assert folds.max() + 1 == 3
+
+
+def test_folds_give_up_with_a_clear_warning():
+    y, s = _labels(m=100)
+    y[(s == 1) & (y == 1)] = 0
+    y[np.flatnonzero(s == 1)[0]] = 1  # one positive in group 1
+    with pytest.warns(UserWarning, match="falling back to the default alpha"):
+        assert make_folds("equal_opportunity", y, s, random_state=0) is None
+
+
+def test_demographic_parity_needs_no_labels():
+    _, s = _labels()
+    plan = make_crossfit_plan("demographic_parity", None, s, random_state=0)
+    assert plan.n_folds == 5 and not plan.has_utility
+    assert plan.n_columns == 2 * 5  # one selection-rate cell per group x fold
+
+
+def test_bad_arguments_raise():
+    y, s = _labels()
+    with pytest.raises(ValueError, match="objective"):
+        make_crossfit_plan("nope", y, s)
+    with pytest.raises(ValueError, match="n_folds"):
+        make_crossfit_plan("equalized_odds", y, s, n_folds=1)
+    plan = make_crossfit_plan("equalized_odds", y, s, random_state=0)
+    with pytest.raises(ValueError, match="columns"):
+        plan.select(np.zeros((10, 3)), np.zeros(3))
+
+
+# ------------------------------------------- linear combinations of cells
+@pytest.mark.parametrize("objective", sorted(OBJECTIVES))
+@pytest.mark.parametrize("n_groups", [2, 3])
+def test_fold_constraints_equal_directly_built_ones(objective, n_groups):
+    """Cells combined = the estimator's constraints on the fold rows alone."""
+    y, s = _labels(m=400, n_groups=n_groups, seed=1)
+    y_val = None if objective == "demographic_parity" else y
+    plan = make_crossfit_plan(objective, y_val, s, random_state=0,
+                              temperature=0.7)
+    z = np.random.default_rng(2).normal(size=len(s))
+    cell_values = plan.constraints.values(z)[: plan.n_cells]
+    cell_grads = plan.constraints.grad_margins(z)[:, : plan.n_cells]
+    for fold_set in ([0], [1, 2, 3, 4], [0, 2]):
+        rows = np.isin(plan.folds, fold_set)
+        direct = FairnessConstraints(
+            objective, None if y_val is None else y[rows], s[rows],
+            temperature=0.7,
+        )
+        M = plan.constraint_matrix(fold_set)
+        np.testing.assert_allclose(cell_values @ M, direct.values(z[rows]),
+                                   atol=1e-12)
+        # Gradients (hence influences) combine the same way.
+        np.testing.assert_allclose((cell_grads @ M)[rows],
+                                   direct.grad_margins(z[rows]), atol=1e-12)
+        np.testing.assert_allclose((cell_grads @ M)[~rows], 0.0, atol=1e-15)
+
+
+def test_margin_columns_track_a_random_subset_of_rows():
+    y, s = _labels(m=500)
+    plan = make_crossfit_plan("equalized_odds", y, s, random_state=0,
+                              max_utility_rows=100)
+    assert len(plan.utility_rows) == 100
+    assert np.all(np.bincount(plan.folds[plan.utility_rows]) == 20)
+    z = np.random.default_rng(3).normal(scale=3, size=len(s))
+    values = plan.constraints.values(z)
+    grads = plan.constraints.grad_margins(z)
+    # Through a fake "influence" equal to the margin gradient, margins(...)
+    # must return the margins and d z_j / d z_j = 1 (0 elsewhere).
+    z_rec, dz = plan.margins(grads, values)
+    np.testing.assert_array_equal(z_rec, z[plan.utility_rows])
+    np.testing.assert_array_equal(dz[plan.utility_rows], np.eye(100))
+    assert dz.sum() == 100
+    # "auto": every row on small data, a budget on large training sets.
+    assert len(make_crossfit_plan("equalized_odds", y, s).utility_rows) == 500
+    big = make_crossfit_plan("equalized_odds", y, s, n_samples=10**6)
+    assert len(big.utility_rows) == 300
+
+
+def test_stack_puts_the_plan_after_the_estimator_constraints():
+    y, s = _labels()
+    plan = make_crossfit_plan("equalized_odds", y, s, random_state=0)
+    main = FairnessConstraints("equalized_odds", y, s)
+    stacked = plan.stack(main)
+    z = np.random.default_rng(4).normal(size=len(s))
+    assert stacked.n_constraints == main.n_constraints + plan.n_columns
+    np.testing.assert_array_equal(stacked.values(z)[:2], main.values(z))
+    np.testing.assert_array_equal(stacked.grad_margins(z)[:, 2:],
+                                  plan.constraints.grad_margins(z))
+    with pytest.raises(ValueError, match="validation rows"):
+        plan.stack(FairnessConstraints("equalized_odds", y[:50], s[:50]))
+
+
+# ------------------------------------------------------- selection rule
+def test_choose_alpha_minimises_the_gap_within_tolerance():
+    alphas = np.array([0.01, 0.1, 1.0])
+    gap = np.array([[0.01, 0.02, 0.05], [0.01, 0.02, 0.05]])
+    util = np.array([[-0.05, -0.005, 0.0], [-0.03, -0.001, 0.0]])
+    change = np.array([[1.0, 0.1, 0.01]] * 2)
+    sel = choose_alpha(alphas, gap, util, change, tol=0.01)
+    assert sel.alpha == 0.1  # 0.01 closes more but costs 4 points
+    assert list(sel.cv_results["admissible"]) == [False, True, True]
+    np.testing.assert_allclose(sel.cv_results["heldout_gap"], [0.01, 0.02, 0.05])
+    # The trust region alone excludes the large weight changes.
+    sel = choose_alpha(alphas, gap, np.full_like(gap, np.nan), change, tol=0.01,
+                       max_weight_change=0.05)
+    assert sel.alpha == 1.0
+    # Nothing admissible: the largest alpha (closest to unit weights).
+    sel = choose_alpha(alphas, gap, util - 1, change, tol=0.01)
+    assert sel.alpha == 1.0
+
+
+def test_choose_alpha_breaks_ties_towards_larger_alpha():
+    alphas = np.array([0.01, 0.1, 1.0])
+    gap = np.array([[0.02, 0.02, 0.05]])
+    sel = choose_alpha(alphas, gap, np.zeros((1, 3)), np.zeros((1, 3)), tol=0.01)
+    assert sel.alpha == 0.1
+
+
+# ---------------------------------------------------------- integration
+def _problem(seed=0, n=3000):
+    X, y, s = make_biased_classification(n, bias="group_size", random_state=seed)
+    cut = int(0.7 * n)
+    return X[:cut], y[:cut], X[cut:], y[cut:], s[cut:]
+
+
+def test_predicted_heldout_gaps_track_refits():
+    X, y, X_val, y_val, s_val = _problem()
+    plan = make_crossfit_plan("equalized_odds", y_val, s_val, random_state=0)
+    model = ReweightedModel(LogisticRegression(), X, y, classes=np.unique(y),
+                            sample_weight=np.ones(len(y)), X_val=X_val)
+    fitted = model.fit()
+    adapter = model.adapter(fitted)
+    infl, vals = influence_scores(adapter, plan.constraints, X_val, ExactSolver(),
+                                  damping=1e-4)
+    predicted, refitted = [], []
+    for k, (A_tr, g_tr, A_ho, g_ho, *_) in enumerate(plan.fold_problems(infl,
+                                                                       vals)):
+        held = plan.folds == k
+        direct = FairnessConstraints("equalized_odds", y_val[held], s_val[held])
+        for alpha in DEFAULT_ALPHAS[::3]:
+            w = solve_weights(A_tr, g_tr, alpha)[0]
+            refit = model.fit(w)
+            predicted.extend(g_ho + (w - 1) @ A_ho)
+            refitted.extend(direct.values(refit.decision_function(X_val[held])))
+    assert pearsonr(predicted, refitted)[0] > 0.9
+
+
+def test_auto_alpha_in_the_estimator():
+    X, y, X_val, y_val, s_val = _problem(seed=1)
+    clf = FairIFClassifier(alpha="auto", random_state=0)
+    clf.fit(X, y, X_val=X_val, y_val=y_val, s_val=s_val)
+    res = clf.cv_results_
+    assert clf.alpha_ in res["alpha"]
+    assert len(res["heldout_gap"]) == len(DEFAULT_ALPHAS)
+    assert clf.influence_.shape == (len(y), 2)  # the plan's columns stripped
+    j = list(res["alpha"]).index(clf.alpha_)
+    assert res["admissible"][j]
+    assert res["heldout_gap"][j] <= res["heldout_gap"][-1]
+    # Closes the held-out gap the way the unweighted model does not.
+    base = FairIFClassifier(alpha=10.0).fit(X, y, X_val=X_val, y_val=y_val,
+                                            s_val=s_val)
+    assert (np.abs(clf.validation_gaps_["after"]).mean()
+            < np.abs(base.validation_gaps_["before"]).mean())
+
+
+def test_auto_alpha_on_a_tiny_validation_set_falls_back():
+    X, y, X_val, y_val, s_val = _problem(n=2000)
+    keep = np.flatnonzero(s_val == 0)[:1].tolist() + np.flatnonzero(s_val == 1)[
+        :40].tolist()
+    X_val, y_val, s_val = X_val[keep], y_val[keep], s_val[keep]
+    y_val[0] = 1
+    clf = FairIFClassifier(alpha="auto", objective="equal_opportunity")
+    with pytest.warns(UserWarning, match="falling back"):
+        clf.fit(X, y, X_val=X_val, y_val=y_val, s_val=s_val)
+    assert clf.alpha_ == 0.3
+
+
+@pytest.mark.parametrize("objective", ["demographic_parity", "equal_opportunity"])
+def test_auto_alpha_with_three_groups(objective):
+    rng = np.random.default_rng(0)
+    X, y, X_val, y_val, _ = _problem(seed=2)
+    s_val = rng.integers(0, 3, len(y_val))
+    clf = FairIFClassifier(alpha="auto", objective=objective, random_state=0)
+    fit_y_val = None if objective == "demographic_parity" else y_val
+    clf.fit(X, y, X_val=X_val, y_val=fit_y_val, s_val=s_val)
+    assert clf.influence_.shape == (len(y), 3)  # one constraint per group
+    assert clf.alpha_ in clf.cv_results_["alpha"]
+    # Without labels there is no held-out accuracy to predict.
+    no_labels = fit_y_val is None
+    assert np.all(np.isnan(clf.cv_results_["heldout_utility_change"])) == no_labels
