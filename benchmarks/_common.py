@@ -35,13 +35,15 @@ TRAIN_GROUPS = frozenset({"Kamiran & Calders", "ExpGrad (EqualizedOdds)"})
 ALPHAS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.12, 0.15, 0.2, 0.3, 1.0, 3.0, 10.0)
 COLORS = {
     "ERM": "black", "FairIF (default alpha)": "tab:red",
-    "FairIF (alpha on val)": "tab:red", "FairIF (7 alphas)": "tab:pink",
+    "FairIF (alpha on val)": "tab:red", "FairIF (alpha=0.3)": "tab:red",
+    "FairIF (7 alphas)": "tab:pink",
     "FairIF (7 alphas, n_jobs=2)": "tab:brown", "Li & Liu": "tab:blue",
     "JTT": "tab:green",
     "Kamiran & Calders": "tab:purple", "ExpGrad (EqualizedOdds)": "tab:orange",
 }
 MARKERS = {
     "ERM": "o", "FairIF (default alpha)": "*", "FairIF (alpha on val)": "P",
+    "FairIF (alpha=0.3)": "p",
     "FairIF (7 alphas)": "P", "FairIF (7 alphas, n_jobs=2)": "X",
     "Li & Liu": "s", "JTT": "^", "Kamiran & Calders": "D",
     "ExpGrad (EqualizedOdds)": "v",
@@ -213,10 +215,25 @@ def header(title, command):
         f"- versions: python {sys.version.split()[0]}, numpy {np.__version__}, "
         f"scipy {scipy.__version__}, scikit-learn {sklearn.__version__}, "
         f"fairlearn {fairlearn.__version__}, sklearn-fairif "
-        f"{sklearn_fairif.__version__}",
+        f"{sklearn_fairif.__version__} (commit {_commit()})",
         f"- command: `{command}`",
         "",
     ])
+
+
+def _commit():
+    """The short git commit of the checkout that holds the package, or '?'."""
+    import subprocess
+
+    import sklearn_fairif
+
+    try:
+        return subprocess.run(
+            ["git", "-C", str(Path(sklearn_fairif.__file__).parent), "rev-parse",
+             "--short", "HEAD"], capture_output=True, text=True, timeout=10,
+        ).stdout.strip() or "?"
+    except (OSError, subprocess.SubprocessError):
+        return "?"
 
 
 def write(out, name, title, command, body):

@@ -453,6 +453,8 @@ def all_methods(make_model, *, seed=0, alphas=None, expgrad=True):
     methods = [
         ERM(make_model()),
         FairIF(make_model(), random_state=seed),
+        # The default before alpha="auto": the README's earlier claims.
+        FairIF(make_model(), alpha=0.3, name="FairIF (alpha=0.3)", random_state=seed),
         FairIF(make_model(), alpha=list(alphas), name="FairIF (alpha on val)",
                random_state=seed),
         LiLiu(make_model()),
