@@ -21,7 +21,7 @@ never needs group labels.
 - :class:`GapPenalty`: a reference rather than a competitor: logistic regression
   trained directly with a penalty on the soft equalized-odds gaps of either the
   validation set or the (group-labelled) training set. It maps the accuracy-vs-
-  fairness frontier that the model class allows (``run.py``'s ``frontier``).
+  fairness frontier that the model class allows (``frontier.py``).
 
 Tuned methods (FairIF with an alpha list, Li & Liu's budget, JTT's grid) all
 choose with the same validation rule as ``FairIFClassifier``: the smallest
@@ -38,12 +38,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from sklearn_fairif import FairIFClassifier
-from sklearn_fairif._objectives import FairnessConstraints
-from sklearn_fairif.adapters import fit_weighted, get_adapter
+from sklearn_fairif.adapters import fit_weighted, get_adapter_class, make_adapter
 from sklearn_fairif.influence import (
-    NotPositiveDefiniteError,
-    influence_scores,
-    resolve_solver,
+    FairnessConstraints,
+    compute_influence,
+    solve_weights,
 )
 from sklearn_fairif.metrics import average_odds_difference
 
@@ -51,34 +50,57 @@ TOL = 0.01
 
 
 # ------------------------------------------------------------------ helpers
-class _Staged:
-    """The base model split into fitted preprocessing and a refittable final step."""
+class Prepared:
+    """A base model's preprocessing fitted once, and weighted fits of its final step.
+
+    Every method reweights only the final step (as ``FairIFClassifier`` does), so
+    a Pipeline's transformers are fitted once, on the unweighted training data.
+    Weighted fits go through ``sklearn_fairif.adapters.fit_weighted`` (the model
+    family's own weighted training); a family that wants its targets in a
+    given form (skorch: 0/1 in the module's dtype) gets them through its
+    ``prepare_fit_data`` hook.
+    """
 
     def __init__(self, estimator, X, y):
         if isinstance(estimator, Pipeline):
-            self.pre = clone(estimator[:-1])
-            self.final = estimator[-1]
+            self.pre, self.final = clone(estimator[:-1]), estimator[-1]
             self.Xt = self.pre.fit_transform(X, y)
         else:
             self.pre, self.final, self.Xt = None, estimator, X
         self.y = np.asarray(y)
+        self.classes = np.unique(self.y)
+        self.y_fit = self.y
+        prepare = getattr(_family(self.final), "prepare_fit_data", None)
+        if prepare is not None:
+            self.Xt, self.y_fit = prepare(self.final, self.Xt, self.encode(self.y))
 
     def transform(self, X):
         return X if self.pre is None else self.pre.transform(X)
 
+    def encode(self, y):
+        """Labels as 0/1 (1 for the larger label)."""
+        return (np.asarray(y) == self.classes[1]).astype(int)
+
     def fit(self, sample_weight, final=None):
         return fit_weighted(final if final is not None else self.final,
-                            self.Xt, self.y, sample_weight)
+                            self.Xt, self.y_fit, sample_weight)
+
+    def adapter(self, fitted, sample_weight=None):
+        """The influence adapter of a final step fitted by :meth:`fit`."""
+        return make_adapter(fitted, self.Xt, self.y_fit, sample_weight)
+
+
+def _family(estimator):
+    """The adapter class of ``estimator``'s family, or None if it has none."""
+    try:
+        return get_adapter_class(estimator)
+    except TypeError:
+        return None
 
 
 def _dense(X):
     """fairlearn's reductions need dense input."""
     return X.toarray() if sparse.issparse(X) else X
-
-
-def _predict01(model, X):
-    """Predictions as the training labels' dtype (skorch returns 0/1 ints)."""
-    return np.asarray(model.predict(X))
 
 
 def _val_scores(y_val, y_pred, s_val):
@@ -88,8 +110,12 @@ def _val_scores(y_val, y_pred, s_val):
 
 
 def select(candidates, acc_ref, tol=TOL):
-    """FairIF's rule: least validation AOD among those within ``tol`` of ERM.
+    """The validation rule ``FairIFClassifier`` documents for its alpha list.
 
+    Least validation AOD among the candidates whose validation accuracy is
+    within ``tol`` of the unweighted model's, else the most accurate. Applied
+    to the *other* tuned methods (JTT's grid, Li & Liu's target) so that all
+    choose alike; FairIF itself chooses inside ``FairIFClassifier``.
     ``candidates`` are dicts with ``val_acc`` and ``val_aod``; returns one.
     """
     admissible = [c for c in candidates if c["val_acc"] >= acc_ref - tol]
@@ -106,7 +132,7 @@ class _Method:
     chosen_ = None
 
     def predict(self, X):
-        return self.model_.predict(self.staged_.transform(X))
+        return self.model_.predict(self.prepared_.transform(X))
 
 
 # ------------------------------------------------------------------ methods
@@ -117,8 +143,8 @@ class ERM(_Method):
         self.estimator = estimator
 
     def fit(self, X, y, s=None, X_val=None, y_val=None, s_val=None):
-        self.staged_ = _Staged(self.estimator, X, y)
-        self.model_ = self.staged_.fit(np.ones(len(y)))
+        self.prepared_ = Prepared(self.estimator, X, y)
+        self.model_ = self.prepared_.fit(np.ones(len(y)))
         return self
 
 
@@ -139,6 +165,26 @@ class FairIF(_Method):
 
     def predict(self, X):
         return self.clf_.predict(X)
+
+    def curve(self, X, y, X_test, alphas):
+        """Test-set predictions of refits along ``alphas`` (evaluation only).
+
+        Reuses the fitted ``FairIFClassifier``'s influence (``influence_``,
+        ``validation_gaps_["before"]``) and makes one weighted refit per alpha,
+        as an alpha list does inside the estimator; nothing is chosen here.
+        The refits start cold; the estimator may warm-start its own, which
+        agrees within the solver's ``tol``.
+        """
+        clf = self.clf_
+        prepared = Prepared(self.estimator, X, y)
+        Xt_test = prepared.transform(X_test)
+        ones = np.ones(len(prepared.y))
+        predictions = []
+        for alpha in alphas:
+            w, _ = solve_weights(clf.influence_, clf.validation_gaps_["before"],
+                                 alpha, current_weights=ones)
+            predictions.append(prepared.fit(w).predict(Xt_test))
+        return predictions
 
 
 class KamiranCalders(_Method):
@@ -162,9 +208,9 @@ class KamiranCalders(_Method):
         return w
 
     def fit(self, X, y, s=None, X_val=None, y_val=None, s_val=None):
-        self.staged_ = _Staged(self.estimator, X, y)
+        self.prepared_ = Prepared(self.estimator, X, y)
         self.sample_weight_ = self.weights(y, s)
-        self.model_ = self.staged_.fit(self.sample_weight_)
+        self.model_ = self.prepared_.fit(self.sample_weight_)
         return self
 
 
@@ -187,17 +233,17 @@ class ExpGrad(_Method):
     def fit(self, X, y, s=None, X_val=None, y_val=None, s_val=None):
         from fairlearn.reductions import EqualizedOdds, ExponentiatedGradient
 
-        self.staged_ = _Staged(self.estimator, X, y)
+        self.prepared_ = Prepared(self.estimator, X, y)
         self.model_ = ExponentiatedGradient(
-            clone(self.staged_.final),
+            clone(self.prepared_.final),
             EqualizedOdds(difference_bound=self.difference_bound),
             max_iter=self.max_iter)
-        self.model_.fit(_dense(self.staged_.Xt), self.staged_.y,
+        self.model_.fit(_dense(self.prepared_.Xt), self.prepared_.y,
                         sensitive_features=np.asarray(s))
         return self
 
     def predict(self, X):
-        return self.model_.predict(_dense(self.staged_.transform(X)),
+        return self.model_.predict(_dense(self.prepared_.transform(X)),
                                    random_state=self.random_state)
 
 
@@ -217,18 +263,18 @@ class JTT(_Method):
         self.lambdas = lambdas
 
     def fit(self, X, y, s=None, X_val=None, y_val=None, s_val=None):
-        self.staged_ = st = _Staged(self.estimator, X, y)
+        self.prepared_ = st = Prepared(self.estimator, X, y)
         Xt_val = st.transform(X_val)
         erm = st.fit(np.ones(len(y)))
-        acc_ref, _ = _val_scores(y_val, _predict01(erm, Xt_val), s_val)
+        acc_ref, _ = _val_scores(y_val, np.asarray(erm.predict(Xt_val)), s_val)
         candidates = []
         for params in self.first_params:
             first = st.fit(np.ones(len(y)),
                            final=clone(st.final).set_params(**params))
-            errors = _predict01(first, st.Xt) != st.y
+            errors = np.asarray(first.predict(st.Xt)) != st.y
             for lam in self.lambdas:
                 model = st.fit(np.where(errors, float(lam), 1.0))
-                acc, aod = _val_scores(y_val, _predict01(model, Xt_val), s_val)
+                acc, aod = _val_scores(y_val, np.asarray(model.predict(Xt_val)), s_val)
                 candidates.append({"val_acc": acc, "val_aod": aod, "model": model,
                                    "params": (params, lam)})
         best = select(candidates, acc_ref)
@@ -265,29 +311,19 @@ class LiLiu(_Method):
 
     @staticmethod
     def influences(adapter, Xt_val, y_val, s_val):
-        """``(a_fair, a_util, f)``: influences on the surrogate and the val loss."""
-        constraints = FairnessConstraints("equalized_odds", y_val, s_val)
-        solver = resolve_solver("auto", adapter)
-        # As FairIFClassifier(damping="auto"): raise the damping while the
-        # damped Hessian is not positive definite (networks).
-        damping = adapter.default_damping
-        for retry in range(5):
-            try:
-                infl, gaps = influence_scores(adapter, constraints, Xt_val, solver,
-                                              damping=damping)
-                break
-            except NotPositiveDefiniteError:
-                if retry == 4:
-                    raise
-                damping *= 10.0
-        sign = np.sign(gaps)
-        a_fair = infl @ sign
-        # Validation loss: d mean log-loss / d z_j = (sigma(z_j) - y_j) / m.
-        z = adapter.decision_function(Xt_val)
-        G = ((expit(z) - np.asarray(y_val, dtype=float)) / len(z))[:, None]
-        u = solver.solve(adapter, adapter.logit_vjp(Xt_val, G), damping)
-        a_util = -np.asarray(adapter.grad_dot(u))[:, 0] / adapter.n_samples
-        return a_fair, a_util, float(np.abs(gaps).sum())
+        """``(a_fair, a_util, f)``: influences on the surrogate and the val loss.
+
+        One ``compute_influence`` call (one iHVP solve, FairIF's
+        ``damping="auto"`` policy) on the equalized-odds constraints with the
+        mean validation log-loss stacked as a third column.
+        """
+        fairness = FairnessConstraints("equalized_odds", y_val, s_val)
+        result = compute_influence(adapter, _WithValidationLoss(fairness, y_val),
+                                   Xt_val, damping="auto")
+        k = fairness.n_constraints
+        infl, gaps = result.influence[:, :k], result.gaps[:k]
+        a_fair = infl @ np.sign(gaps)
+        return a_fair, result.influence[:, k], float(np.abs(gaps).sum())
 
     @staticmethod
     def solve_lp(a_fair, a_util, f, lam):
@@ -302,12 +338,11 @@ class LiLiu(_Method):
         return np.clip(res.x, 0.0, 1.0)
 
     def fit(self, X, y, s=None, X_val=None, y_val=None, s_val=None):
-        self.staged_ = st = _Staged(self.estimator, X, y)
+        self.prepared_ = st = Prepared(self.estimator, X, y)
         Xt_val = st.transform(X_val)
-        y_val01 = (np.asarray(y_val) == np.unique(y)[1]).astype(int)
         erm = st.fit(np.ones(len(y)))
-        adapter = get_adapter(st.final)(erm, st.Xt, st.y, np.ones(len(y)))
-        a_fair, a_util, f = self.influences(adapter, Xt_val, y_val01, s_val)
+        a_fair, a_util, f = self.influences(st.adapter(erm), Xt_val,
+                                            st.encode(y_val), s_val)
         acc_ref, _ = _val_scores(y_val, erm.predict(Xt_val), s_val)
         candidates = []
         for lam in self.lams:
@@ -320,6 +355,29 @@ class LiLiu(_Method):
         self.model_, self.chosen_ = best["model"], best["lam"]
         self.removal_ = best["x"]
         return self
+
+
+class _WithValidationLoss:
+    """Constraints with the mean validation log-loss appended as a last column.
+
+    Duck-types ``FairnessConstraints`` (``values`` and ``grad_margins`` of the
+    margins ``z``), which is all ``compute_influence`` reads.
+    """
+
+    def __init__(self, constraints, y_val):
+        self.constraints = constraints
+        self.y_val = np.asarray(y_val, dtype=float)
+
+    def values(self, z):
+        z = np.asarray(z, dtype=float)
+        loss = np.mean(np.logaddexp(0.0, z) - self.y_val * z)
+        return np.append(self.constraints.values(z), loss)
+
+    def grad_margins(self, z):
+        # d mean log-loss / d z_j = (sigma(z_j) - y_j) / m.
+        z = np.asarray(z, dtype=float)
+        loss = (expit(z) - self.y_val) / len(z)
+        return np.column_stack([self.constraints.grad_margins(z), loss])
 
 
 class GapPenalty(_Method):
@@ -345,7 +403,7 @@ class GapPenalty(_Method):
         self.name = f"penalty on {groups} gaps"
 
     def fit(self, X, y, s=None, X_val=None, y_val=None, s_val=None):
-        self.staged_ = st = _Staged(self.estimator, X, y)
+        self.prepared_ = st = Prepared(self.estimator, X, y)
         if not (isinstance(st.final, LogisticRegression) and st.final.fit_intercept):
             raise ValueError("GapPenalty needs a LogisticRegression with an "
                              f"intercept as the final step, got {st.final!r}.")
@@ -378,7 +436,7 @@ class GapPenalty(_Method):
         return self
 
     def predict(self, X):
-        z = _with_intercept(self.staged_.transform(X)) @ self.theta_
+        z = _with_intercept(self.prepared_.transform(X)) @ self.theta_
         return self.classes_[(z > 0).astype(int)]
 
 
@@ -395,6 +453,8 @@ def all_methods(make_model, *, seed=0, alphas=None, expgrad=True):
     methods = [
         ERM(make_model()),
         FairIF(make_model(), random_state=seed),
+        # The default before alpha="auto": the README's earlier claims.
+        FairIF(make_model(), alpha=0.3, name="FairIF (alpha=0.3)", random_state=seed),
         FairIF(make_model(), alpha=list(alphas), name="FairIF (alpha on val)",
                random_state=seed),
         LiLiu(make_model()),

@@ -71,13 +71,13 @@ def test_li_liu_lp_respects_its_constraints(bl):
 
 def test_li_liu_influence_predicts_the_refit(bl, split):
     """The validation-loss influence matches an actual removal refit."""
-    from sklearn_fairif.adapters import LinearAdapter
+    from sklearn_fairif.adapters import make_adapter
 
     X_tr, y_tr, _, X_val, y_val, s_val = _fit_args(split)
     scaler = StandardScaler().fit(X_tr)
     Xt, Xv = scaler.transform(X_tr), scaler.transform(X_val)
     lr = LogisticRegression().fit(Xt, y_tr)
-    adapter = LinearAdapter(lr, Xt, y_tr, np.ones(len(y_tr)))
+    adapter = make_adapter(lr, Xt, y_tr)
     a_fair, a_util, f = bl.LiLiu.influences(adapter, Xv, y_val, s_val)
     assert a_fair.shape == a_util.shape == (len(y_tr),)
     assert f > 0
@@ -138,7 +138,7 @@ def test_gap_penalty_without_penalty_is_sklearns_fit(bl, split):
 
 @pytest.mark.parametrize("groups", ["val", "train"])
 def test_gap_penalty_shrinks_the_gaps_it_penalises(bl, split, groups):
-    from sklearn_fairif._objectives import FairnessConstraints
+    from sklearn_fairif.influence import FairnessConstraints
 
     X_tr, X_val, _, y_tr, y_val, _, s_tr, s_val, _ = split
     X, y, s = (X_val, y_val, s_val) if groups == "val" else (X_tr, y_tr, s_tr)
@@ -147,7 +147,21 @@ def test_gap_penalty_shrinks_the_gaps_it_penalises(bl, split, groups):
     for mu in (0.0, 10.0):
         method = bl.GapPenalty(_model(), mu=mu, groups=groups)
         method.fit(*_fit_args(split))
-        Z = bl._with_intercept(method.staged_.transform(X))
+        Z = bl._with_intercept(method.prepared_.transform(X))
         gaps.append(np.abs(constraints.values(Z @ method.theta_)).sum())
     assert method.uses_train_groups == (groups == "train")
     assert gaps[1] < 0.5 * gaps[0]
+
+
+def test_fairif_curve_refits_what_the_estimator_fits(bl, split):
+    # The curve refits cold; FairIFClassifier may warm-start its refit, which
+    # agrees within the solver's tolerance (a handful of test predictions).
+    X_tr, y_tr, s_tr, X_val, y_val, s_val = _fit_args(split)
+    X_te = split[2]
+    method = bl.FairIF(_model(), alpha=0.3).fit(X_tr, y_tr, s_tr, X_val, y_val,
+                                                 s_val)
+    erm = bl.ERM(_model()).fit(X_tr, y_tr).predict(X_te)
+    at_03, at_3 = method.curve(X_tr, y_tr, X_te, [0.3, 3.0])
+    assert np.mean(at_03 == method.predict(X_te)) > 0.99
+    assert not np.array_equal(at_03, erm)  # the weights did change the model
+    assert np.mean(at_3 != erm) <= np.mean(at_03 != erm)  # larger alpha: closer
