@@ -49,9 +49,13 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from sklearn_fairif import FairIFClassifier  # noqa: E402
-from sklearn_fairif._alpha import DEFAULT_ALPHAS, choose_alpha  # noqa: E402
+from sklearn_fairif._alpha import (  # noqa: E402
+    DEFAULT_ALPHAS,
+    choose_alpha,
+    make_crossfit_plan,
+)
 from sklearn_fairif._objectives import FairnessConstraints  # noqa: E402
-from sklearn_fairif._staging import StagedModel  # noqa: E402
+from sklearn_fairif._staging import ReweightedModel  # noqa: E402
 from sklearn_fairif._weights import solve_weights  # noqa: E402
 from sklearn_fairif.datasets import (  # noqa: E402
     make_biased_classification,
@@ -170,11 +174,12 @@ def run_seed(name, seed, args, fidelity):
     auto = fitted["auto"]
     out["auto_alpha"] = auto.alpha_
     out["auto_stage_times"] = auto.stage_times_
-    plan, infl, vals = auto._crossfit
-    out["n_folds"] = plan.n_folds
-
     # The refitted path on the test split (for the oracle and the proxies).
-    staged = StagedModel(pipe, X_tr, y_tr, X_val)
+    staged = ReweightedModel(pipe, X_tr, y_tr, classes=auto.classes_,
+                             sample_weight=np.ones(len(y_tr)), X_val=X_val)
+    y01 = (y_val == auto.classes_[1]).astype(int)
+    plan, infl, vals = _crossfit(auto, staged, y01, np.asarray(s_val), seed)
+    out["n_folds"] = plan.n_folds
     path = {}
     for alpha in DEFAULT_ALPHAS:
         w, _ = solve_weights(auto.influence_, auto.validation_gaps_["before"], alpha)
@@ -184,7 +189,6 @@ def run_seed(name, seed, args, fidelity):
     out["path"] = path
 
     # Other utility proxies on the same folds: their own influence columns.
-    y01 = (y_val == auto.classes_[1]).astype(int)
     folds = plan.folds
     extra = _Stack(
         FairnessConstraints("accuracy_parity", y01, folds, temperature=0.1,
@@ -193,7 +197,7 @@ def run_seed(name, seed, args, fidelity):
                             contrast="per_group"),
         _FoldLogLoss(y01, folds),
     )
-    adapter = staged.adapter(auto.initial_estimator_, np.ones(len(y_tr)))
+    adapter = staged.adapter(auto.initial_estimator_)
     ex_infl, ex_vals = influence_scores(adapter, extra, staged.Xt_val, ExactSolver(),
                                         damping=auto.damping_)
     K = plan.n_folds
@@ -226,6 +230,22 @@ def run_seed(name, seed, args, fidelity):
         out["fidelity"] = fidelity_points(plan, infl, vals, staged, y01, s_val,
                                           auto, args)
     return out
+
+
+def _crossfit(auto, staged, y01, s_val, seed):
+    """The plan, influence and values the estimator's selection used.
+
+    Rebuilt as ``fit`` builds them (same folds, same exact solve at the
+    estimator's damping), since the fitted estimator keeps only the outcome.
+    """
+    plan = make_crossfit_plan(auto.objective, y01, s_val, random_state=seed,
+                              temperature=auto.temperature,
+                              surrogate=auto.surrogate,
+                              n_samples=len(staged.y_fit))
+    adapter = staged.adapter(auto.initial_estimator_)
+    infl, vals = influence_scores(adapter, plan.constraints, staged.Xt_val,
+                                  ExactSolver(), damping=auto.damping_)
+    return plan, infl, vals
 
 
 def fidelity_points(plan, infl, vals, staged, y01, s_val, auto, args):
