@@ -73,7 +73,8 @@ class AlphaSelection(NamedTuple):
         One entry per candidate alpha: ``"alpha"``, ``"heldout_gap"`` (mean over
         folds of the mean absolute predicted held-out gap), ``"heldout_gap_std"``
         (its spread over folds), ``"heldout_utility_change"`` (mean over folds of
-        the predicted change of the held-out soft accuracy; NaN without labels),
+        the predicted change of the held-out accuracy, counted at the predicted
+        margins; NaN without labels),
         ``"heldout_utility_change_std"``, ``"weight_change"`` (mean over folds
         of ``mean((w - 1)**2)``) and ``"admissible"`` (bool).
     """
@@ -223,7 +224,8 @@ class CrossFitPlan:
             Candidates, :data:`DEFAULT_ALPHAS` (1e-4 to 10, 16 log-spaced
             values) when None.
         tol : float, default=0.01
-            Largest admissible drop of the predicted held-out soft accuracy.
+            Largest admissible drop of the predicted held-out accuracy (counted
+            at the predicted margins).
 
         Returns
         -------

@@ -37,7 +37,7 @@ from sklearn.utils.validation import (
 from ._objectives import NEEDS_LABELS, OBJECTIVES
 from ._staging import ReweightedModel
 from ._validation_set import ValidationSet
-from .influence import compute_influence
+from .influence import ExactSolver, compute_influence
 from .utils._arrays import (
     check_sample_weight_nonneg,
 )
@@ -322,9 +322,11 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         # Passed to the families that take them (networks).
         return {"influence_params": self.influence_params, "verbose": self.verbose}
 
-    def _compute_influence(self, model, fitted, constraints, weights=None):
+    def _compute_influence(self, model, fitted, constraints, weights=None, *,
+                           adapter=None):
         """One influence pass at ``fitted`` (trained with ``weights``)."""
-        adapter = model.adapter(fitted, weights, **self._adapter_options())
+        if adapter is None:
+            adapter = model.adapter(fitted, weights, **self._adapter_options())
         with progress_bar("influence (iHVP)", self.verbose) as bar:
             return compute_influence(
                 adapter, constraints, model.Xt_val, self.solver,
@@ -332,6 +334,13 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
                 random_state=self.random_state,
                 progress=None if bar is None else bar.update,
             )
+
+    def _solves_directly(self, adapter):
+        """Whether the iHVPs are one factorisation (extra columns are cheap)."""
+        if isinstance(self.solver, str):
+            name = adapter.default_solver if self.solver == "auto" else self.solver
+            return name == "exact"
+        return isinstance(self.solver, ExactSolver)
 
     def _check_influence(self, result, columns=slice(None), stacklevel=4):
         """Raise on non-finite influences; warn when they are all zero.

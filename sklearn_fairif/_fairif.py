@@ -19,6 +19,7 @@ from .utils._logging import (
     STAGE_REFIT,
     STAGE_SELECTION,
     STAGE_WEIGHTS,
+    logger,
     timed_stage,
     verbose_logging,
 )
@@ -69,9 +70,12 @@ class FairIFClassifier(BaseInfluenceReweighting):
         held-out rows' predicted margins). ``alpha_`` is the value with the
         smallest mean held-out gap among those whose predicted held-out
         accuracy falls by at most ``tol``. Everything comes from the one
-        influence pass, with extra right-hand sides. When the validation set
-        is too small to give every fold each group x label cell, a warning is
-        issued and 0.3 is used.
+        influence pass, with extra right-hand sides of its one exact solve.
+        When the validation set is too small to give every fold each group x
+        label cell, a warning is issued and 0.3 is used; 0.3 is also used when
+        the iHVPs are solved iteratively (networks, or linear models with more
+        than 2000 parameters), where the extra right-hand sides would multiply
+        the cost of every conjugate-gradient iteration.
 
         With a list, every value is refitted and ``alpha_`` is the value with
         the smallest (in-sample) validation gap among those whose validation
@@ -316,16 +320,19 @@ class FairIFClassifier(BaseInfluenceReweighting):
                 fitted, weights, result, path = initial, np.ones(len(y)), None, None
             else:
                 constraints = self._constraints(validation)
-                plan = self._crossfit_plan(alphas, validation, len(y))
                 influence_fit = initial
                 if influence_model is not model:
                     with timed_stage(times, STAGE_INITIAL, self._log_name):
                         influence_fit = influence_model.fit()
                 with timed_stage(times, STAGE_INFLUENCE, self._log_name):
+                    adapter = influence_model.adapter(influence_fit,
+                                                      **self._adapter_options())
+                    plan = self._crossfit_plan(alphas, validation, len(y), adapter)
                     result, extra = _split_columns(
                         self._compute_influence(
                             influence_model, influence_fit,
-                            constraints if plan is None else plan.stack(constraints)),
+                            constraints if plan is None else plan.stack(constraints),
+                            adapter=adapter),
                         constraints.n_constraints)
                 self._check_influence(result)
                 selection = None
@@ -400,14 +407,23 @@ class FairIFClassifier(BaseInfluenceReweighting):
             alphas.append(float(value))
         return alphas
 
-    def _crossfit_plan(self, alphas, validation, n_samples):
+    def _crossfit_plan(self, alphas, validation, n_samples, adapter):
         """Return the cross-fitting plan of ``alpha="auto"`` (None otherwise).
 
         Also None, with a warning, when the validation set is too small to
-        give every fold each group x label cell the objective needs; fit then
-        uses ``DEFAULT_ALPHA``.
+        give every fold each group x label cell the objective needs, and None
+        when the iHVPs are iterative (networks, linear models with more than
+        2000 parameters): there the plan's few hundred extra right-hand sides
+        would multiply the cost of every CG iteration. fit then uses
+        ``DEFAULT_ALPHA``.
         """
         if alphas != "auto":
+            return None
+        if not self._solves_directly(adapter):
+            logger.info(
+                "alpha='auto' cross-fits only with a direct (exact) iHVP solve; "
+                "with %s it uses alpha=%g. Pass a list of alphas to choose among "
+                "them by refits.", type(adapter).__name__, DEFAULT_ALPHA)
             return None
         return make_crossfit_plan(
             self.objective, validation.y, validation.s,

@@ -233,3 +233,13 @@ def test_auto_alpha_with_three_groups(objective):
     # Without labels there is no held-out accuracy to predict.
     no_labels = fit_y_val is None
     assert np.all(np.isnan(clf.cv_results_["heldout_utility_change"])) == no_labels
+
+
+def test_auto_with_an_iterative_solver_uses_the_fallback():
+    # A few hundred extra right-hand sides would multiply every CG iteration.
+    X, y, X_val, y_val, s_val = _problem(seed=2)
+    clf = FairIFClassifier(solver="cg").fit(X, y, X_val=X_val, y_val=y_val,
+                                            s_val=s_val)
+    assert clf.alpha_ == 0.3
+    assert "heldout_gap" not in clf.cv_results_
+    assert clf.influence_.shape == (len(y), 2)
