@@ -21,6 +21,7 @@ Everything is written under ``docs/generated/``.
 import importlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -58,6 +59,9 @@ def run_cli(app):
     for name, argv in [("help", ["--help"]), ("demo_help", ["demo", "--help"]),
                        ("fit_help", ["fit", "--help"])]:
         (out / f"{name}.txt").write_text(_run(argv, out))
+    # The command refuses to replace an earlier run's files (without
+    # --overwrite, which the page should not show): start from an empty folder.
+    shutil.rmtree(out / "fairif_report", ignore_errors=True)
     start = time.perf_counter()
     # Run in generated/cli with a relative --out: the output then names the
     # report folder as a user running the command would see it.

@@ -44,7 +44,10 @@ templates_path = ["_templates"]
 exclude_patterns = ["_build", "generated/cli/**", "benchmarks.md"]
 default_role = "literal"
 root_doc = "index"
-rst_prolog = f".. |default_alpha| replace:: ``alpha={DEFAULT_ALPHA:g}``\n"
+# The default is a string ("auto") or a number; render either as Python would.
+_ALPHA_TEXT = (repr(DEFAULT_ALPHA) if isinstance(DEFAULT_ALPHA, str)
+               else f"{DEFAULT_ALPHA:g}")
+rst_prolog = f".. |default_alpha| replace:: ``alpha={_ALPHA_TEXT}``\n"
 
 # -- Markdown (benchmarks.md and benchmarks/results/*.md) ------------------
 # Only what those files use: CommonMark, pipe tables and images. Headings get
