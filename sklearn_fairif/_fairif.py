@@ -13,6 +13,7 @@ from ._alpha import make_crossfit_plan
 from ._base import BaseInfluenceReweighting
 from ._objectives import FairnessConstraints
 from ._weights import solve_weights
+from .utils._arrays import check_positive_values
 from .utils._logging import (
     STAGE_INFLUENCE,
     STAGE_INITIAL,
@@ -384,28 +385,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
                     f"got {self.alpha!r}."
                 )
             return "auto"
-        values = np.asarray(self.alpha, dtype=object)
-        if values.ndim > 1:
-            raise ValueError(
-                f"alpha must be a positive float or a flat list of them, got "
-                f"{self.alpha!r}."
-            )
-        values = np.atleast_1d(values)
-        if values.size == 0:
-            raise ValueError("alpha is an empty list; give at least one value.")
-        alphas = []
-        for value in values:
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
-                raise TypeError(
-                    f"alpha must hold real numbers, got {value!r} in {self.alpha!r}."
-                )
-            if not (np.isfinite(value) and value > 0):
-                raise ValueError(
-                    f"alpha must be positive and finite, got {value!r} in "
-                    f"{self.alpha!r}."
-                )
-            alphas.append(float(value))
-        return alphas
+        return check_positive_values(self.alpha, "alpha").tolist()
 
     def _crossfit_plan(self, alphas, validation, n_samples, adapter):
         """Return the cross-fitting plan of ``alpha="auto"`` (None otherwise).

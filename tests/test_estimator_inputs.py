@@ -85,7 +85,7 @@ def test_pipeline_bad_fit_params_and_columns_named(biased_split, cls):
 @pytest.mark.parametrize("alpha, error", [
     ([-1], ValueError), ([0], ValueError), ([0.1, -1], ValueError),
     ([np.nan], ValueError), ([np.inf], ValueError), ([], ValueError),
-    ([[0.1, 1]], ValueError), (["a"], TypeError), ([True], TypeError),
+    ([[0.1, 1]], TypeError), (["a"], TypeError), ([True], TypeError),
 ])
 def test_alpha_checked_element_wise(biased_split, alpha, error):
     _CountingLR.fits = 0

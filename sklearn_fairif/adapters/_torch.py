@@ -76,8 +76,6 @@ _CRITERIA = {
 HESSIAN_ALL_ROWS = 4_096
 HESSIAN_MIN_SAMPLES = 3_000
 HESSIAN_MAX_SAMPLES = 10_000
-# Kept for callers of the old fixed default.
-HESSIAN_SAMPLES = HESSIAN_MAX_SAMPLES
 
 # Rows per batch of the influence passes on the CPU when the net's own
 # inference batch is smaller (measured in benchmarks/results/torch_influence.md:
