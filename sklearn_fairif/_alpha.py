@@ -48,7 +48,7 @@ from ._alpha_folds import (
     make_folds,
 )
 from ._objectives import OBJECTIVES, FairnessConstraints
-from ._weights import solve_weights
+from ._weights import WeightPath
 
 # The continuous search: a dense log grid (each point costs one weight solve per
 # fold, O(n k) each), wide enough to hold every alpha the benchmarks chose.
@@ -299,10 +299,12 @@ class CrossFitPlan:
         gap, change = np.full((K, n_a), np.nan), np.full((K, n_a), np.nan)
         util = np.full((K, n_a), np.nan)
         problems = list(self.fold_problems(influence, values))
+        # One weight problem per fold, warm-started along the scan.
+        paths = [WeightPath(A_tr, g_tr) for A_tr, g_tr, *_ in problems]
         below = 0
         for j in range(n_a - 1, -1, -1):
-            for k, (A_tr, g_tr, A_ho, g_ho, A_z, z, y) in enumerate(problems):
-                d = solve_weights(A_tr, g_tr, alphas[j])[0] - 1.0
+            for k, (_, _, A_ho, g_ho, A_z, z, y) in enumerate(problems):
+                d = paths[k].solve(alphas[j])[0] - 1.0
                 gap[k, j] = np.mean(np.abs(g_ho + d @ A_ho))
                 change[k, j] = np.mean(d**2)
                 if A_z is not None:

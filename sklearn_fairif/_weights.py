@@ -56,12 +56,47 @@ def solve_weights(influence, gaps, alpha, *, current_weights=None, tol=1e-13,
         The linearised constraint values at ``weights``.
     """
     A = np.asarray(influence, dtype=float)
-    n, k = A.shape
     g = np.asarray(gaps, dtype=float)
     if current_weights is not None:
         g = g - (np.asarray(current_weights, dtype=float) - 1.0) @ A
-    dual = _Dual(A, g, alpha)
-    x = _newton(dual, np.zeros(k + 1), tol=tol, max_iter=max_iter)
+    weights, predicted, _ = _solve(_Dual(A, g, alpha), None, tol=tol,
+                                   max_iter=max_iter)
+    return weights, predicted
+
+
+class WeightPath:
+    """The weight problem of one (influence, gaps) solved along many alphas.
+
+    Each :meth:`solve` starts Newton from the previous alpha's multipliers
+    (scaled for the new alpha) and reuses the problem's Gram matrix, so a
+    scan over a grid of alphas costs a few O(n k) iterations per value.
+    ``solve(alpha)`` returns what :func:`solve_weights` returns.
+    """
+
+    def __init__(self, influence, gaps):
+        self._dual = _Dual(np.asarray(influence, dtype=float),
+                           np.asarray(gaps, dtype=float), None)
+        self._x = self._alpha = None
+
+    def solve(self, alpha, *, tol=1e-13, max_iter=200):
+        """Return ``(weights, predicted_gaps)`` at ``alpha``."""
+        start = None
+        if self._x is not None:
+            # kappa = r / alpha at the optimum: rescale it for the new alpha.
+            start = self._x.copy()
+            start[:-1] *= self._alpha / alpha
+        self._dual.alpha = alpha
+        weights, predicted, self._x = _solve(self._dual, start, tol=tol,
+                                             max_iter=max_iter)
+        self._alpha = alpha
+        return weights, predicted
+
+
+def _solve(dual, x0, *, tol, max_iter):
+    """Solve the dual from ``x0`` (zeros when None); return weights, gaps, x."""
+    k = dual.k
+    x = _newton(dual, np.zeros(k + 1) if x0 is None else x0, tol=tol,
+                max_iter=max_iter)
     delta = _clip(x @ dual.Bt)
     if abs(delta.mean()) > 1e-12:
         # Stopped early: re-solve the mean multiplier exactly for the final
@@ -73,7 +108,7 @@ def solve_weights(influence, gaps, alpha, *, current_weights=None, tol=1e-13,
     free = delta > -1.0
     delta[free] -= delta.sum() / max(free.sum(), 1)
     delta = np.maximum(delta, -1.0)
-    return 1.0 + delta, g + delta @ A
+    return 1.0 + delta, dual.g + delta @ dual.A, x
 
 
 class _Dual:
@@ -92,7 +127,7 @@ class _Dual:
 
     def __init__(self, A, g, alpha):
         n, self.k = A.shape
-        self.g, self.alpha, self.n = g, alpha, n
+        self.A, self.g, self.alpha, self.n = A, g, alpha, n
         # n A keeps every quantity O(1); (k + 1) contiguous rows are the layout
         # the O(n k) products run fastest on.
         self.Bt = np.vstack([n * A.T, np.ones((1, n))])

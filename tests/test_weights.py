@@ -281,3 +281,17 @@ def test_non_convergence_is_feasible_or_warns(max_iter):
             f"sub-optimal weights (KKT residual {stationarity:.1e}) without a "
             "ConvergenceWarning"
         )
+
+
+def test_weight_path_equals_independent_solves():
+    from sklearn_fairif._weights import WeightPath
+
+    rng = np.random.default_rng(3)
+    A = rng.normal(scale=1e-3, size=(2000, 3))
+    g = np.array([0.1, -0.05, 0.02])
+    path = WeightPath(A, g)
+    for alpha in np.logspace(1, -4, 16):  # the scan's order: largest first
+        w_path, r_path = path.solve(alpha)
+        w, r = solve_weights(A, g, alpha)
+        np.testing.assert_allclose(w_path, w, atol=1e-9)
+        np.testing.assert_allclose(r_path, r, atol=1e-12)
