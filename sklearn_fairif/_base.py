@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from numbers import Real
 
 import numpy as np
+import pandas as pd
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin
 from sklearn.linear_model import LogisticRegression
@@ -38,11 +39,10 @@ from ._objectives import NEEDS_LABELS, OBJECTIVES
 from ._staging import ReweightedModel
 from ._validation_set import ValidationSet
 from .influence import ExactSolver, compute_influence
-from .utils._arrays import (
-    check_sample_weight_nonneg,
-)
+from .utils._arrays import check_finite, check_sample_weight_nonneg
 from .utils._logging import progress_bar
 from .utils._validation import (
+    _check_raw_label_types,
     check_binary_target,
     check_cells,
     check_groups,
@@ -51,18 +51,6 @@ from .utils._validation import (
 # Above this a weight times a loss, a curvature or a second weight can
 # overflow float64 (1e308).
 _MAX_SAMPLE_WEIGHT = 1e150
-
-
-def _unique_labels(values, name):
-    """Sorted distinct labels; one clear error for labels of mixed types."""
-    try:
-        return np.unique(values)
-    except TypeError:
-        kinds = sorted({type(v).__name__ for v in np.asarray(values, dtype=object)})
-        raise TypeError(
-            f"{name} mixes labels of different types ({', '.join(kinds)}); use "
-            "one type (e.g. all strings or all integers)."
-        ) from None
 
 
 def _num_features(X):
@@ -92,22 +80,16 @@ def _check_same_columns(X, X_val):
 
 
 def _check_finite_features(X, name):
-    """Raise naming ``name`` when numeric features hold NaN or infinity."""
-    if sparse.issparse(X):
-        values = X.data
-    elif isinstance(X, np.ndarray):
-        values = X
-    elif hasattr(X, "to_numpy") and hasattr(X, "dtypes"):  # a DataFrame
-        values = X.select_dtypes("number").to_numpy(dtype=float)
-    else:
-        return  # tensors, dicts of inputs: left to the model family
-    if values.dtype.kind not in "fc" or np.isfinite(values).all():
-        return
-    bad = "NaN" if np.isnan(values).any() else "infinite values"
-    raise ValueError(
-        f"{name} contains {bad} (after the estimator's preprocessing, if any); "
-        "impute or drop them, e.g. with a SimpleImputer step in a Pipeline."
-    )
+    """Raise naming ``name`` when numeric features hold NaN or infinity.
+
+    Arrays, sparse matrices and DataFrames only: tensors and dicts of inputs
+    are left to the model family.
+    """
+    if sparse.issparse(X) or isinstance(X, np.ndarray) or isinstance(
+            X, pd.DataFrame):
+        check_finite(X, name, hint="Impute or drop them (after the estimator's "
+                     "preprocessing, if any), e.g. with a SimpleImputer step in a "
+                     "Pipeline.")
 
 
 def _estimator_has(attr):
@@ -170,9 +152,10 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         if _num_samples(X) == 0:
             raise ValueError("X is empty: fit needs at least two training rows.")
         y = column_or_1d(y, warn=True)
+        _check_raw_label_types(y, "y")
         check_classification_targets(y)  # "Unknown label type" for continuous y
         y_type = type_of_target(y, input_name="y", raise_unknown=True)
-        classes = _unique_labels(y, "y")
+        classes = np.unique(y)
         if y_type != "binary" or len(classes) != 2:
             if len(classes) == 1:
                 raise ValueError(
