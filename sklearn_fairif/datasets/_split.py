@@ -8,12 +8,12 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 from sklearn.utils import (
     _safe_indexing,
-    check_random_state,
     column_or_1d,
     indexable,
 )
 from sklearn.utils.validation import _num_samples
 
+from ..utils._arrays import check_random_state_param
 from ..utils._validation import _check_raw_label_types
 
 _STRATIFY_OPTIONS = ("label_group", "label", "group", None)
@@ -107,16 +107,6 @@ def _split(indices, n_rows, rng, strata, part):
             f"cannot stratify the {part} split: {exc} (each stratum of "
             f"stratify needs at least {_MIN_PER_STRATUM} rows left for this split; "
             f"pass a coarser stratify, e.g. 'label', or None)."
-        ) from None
-
-
-def _check_random_state(random_state):
-    try:
-        return check_random_state(random_state)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(
-            f"random_state must be None, an int in [0, 2**32 - 1] or a "
-            f"RandomState instance, got {random_state!r} ({exc})."
         ) from None
 
 
@@ -224,7 +214,7 @@ def train_val_test_split(
 
     # Splitting positions, not the arrays, lets both calls stratify on the same
     # strata whatever the types of X, y and s.
-    rng = _check_random_state(random_state)
+    rng = check_random_state_param(random_state)
     strata = _strata(y, s, stratify)
     rest, test = _split(np.arange(n_samples), n_test, rng, strata, "test")
     train, val = _split(rest, n_val, rng, None if strata is None else strata[rest],

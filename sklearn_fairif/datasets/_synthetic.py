@@ -3,7 +3,9 @@
 import numbers
 
 import numpy as np
-from sklearn.utils import check_random_state, check_scalar
+from sklearn.utils import check_scalar
+
+from ..utils._arrays import check_random_state_param
 
 # Share of the rows in each cell, indexed [s][y]: the three bias types of the
 # FairIF paper (its Table 7), and a balanced reference.
@@ -62,17 +64,6 @@ def _validate_params(n_samples, bias, n_features, class_sep, group_sep, angle, s
     _check_number(
         scale, "group_scale", numbers.Real, min_val=0, include_boundaries="neither"
     )
-
-
-def _random_state(random_state):
-    """check_random_state, with the argument's name in its error."""
-    try:
-        return check_random_state(random_state)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(
-            f"random_state must be None, an int in [0, 2**32 - 1] or a "
-            f"RandomState instance, got {random_state!r} ({exc})."
-        ) from None
 
 
 def make_biased_classification(
@@ -219,7 +210,7 @@ def make_biased_classification(
     _validate_params(
         n_samples, bias, n_features, class_sep, group_sep, angle, group_scale
     )
-    rng = _random_state(random_state)
+    rng = check_random_state_param(random_state)
 
     counts = _cell_counts(n_samples, bias)
     order = rng.permutation(n_samples)

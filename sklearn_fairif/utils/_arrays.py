@@ -1,11 +1,12 @@
 """Array checks shared by the estimators, the metrics and the command line.
 
-Finite values, non-negative sample weights, positive parameter values: each
+Finite values, non-negative sample weights, positive parameter values, seeds: each
 raises one clear error naming the argument.
 """
 
 import numpy as np
 import pandas as pd
+from sklearn.utils import check_random_state
 
 from ._validation import _describe_values, _py
 
@@ -190,3 +191,14 @@ def check_group_weights(sample_weight, groups, name="sample_weight"):
                 f"rates are undefined; give some of its samples a positive weight "
                 f"or leave the group out."
             )
+
+
+def check_random_state_param(random_state, name="random_state"):
+    """``check_random_state``, with the argument's name in its error."""
+    try:
+        return check_random_state(random_state)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"{name} must be None, an int in [0, 2**32 - 1] or a "
+            f"RandomState instance, got {random_state!r} ({exc})."
+        ) from None
