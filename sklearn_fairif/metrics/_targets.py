@@ -9,10 +9,10 @@ import warnings
 import numpy as np
 import pandas as pd
 from sklearn.exceptions import UndefinedMetricWarning
-from sklearn.utils.multiclass import type_of_target, unique_labels
+from sklearn.utils.multiclass import unique_labels
 
 from ..utils._arrays import check_sample_weight_nonneg
-from ..utils._validation import _check_raw_label_types, _py
+from ..utils._validation import _py, check_binary_target
 
 
 def _check_binary_targets(y, *, name="y_true"):
@@ -36,27 +36,8 @@ def _check_binary_targets(y, *, name="y_true"):
     ValueError
         If ``y`` is not 1-D or holds more than two classes or continuous values.
     """
-    _check_raw_label_types(y, name)
-    y_array = np.asarray(y)
-    if y_array.ndim == 2 and y_array.shape[1] == 1:
-        y_array = y_array.ravel()
-    if y_array.ndim != 1:
-        raise ValueError(
-            f"{name} must be a 1-D array of class labels, got shape {y_array.shape}."
-        )
-    if y_array.shape[0] == 0:
-        raise ValueError(f"{name} is empty; pass at least one label per sample.")
-    target_type = type_of_target(y_array, input_name=name)
-    if target_type != "binary":
-        classes = pd.unique(y_array)
-        shown = ", ".join(map(repr, classes[:5].tolist()))
-        more = ", ..." if classes.size > 5 else ""
-        raise ValueError(
-            f"{name} must hold binary class labels (at most two distinct values); "
-            f"got target type {target_type!r} with {classes.size} distinct values: "
-            f"[{shown}{more}]."
-        )
-    return y_array
+    # The package's one binary-label check; the metrics accept one class.
+    return check_binary_target(y, name, allow_single_class=True)[0]
 
 
 def _check_targets(y_true, y_pred, sample_weight=None):

@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from sklearn.utils.multiclass import type_of_target
 
 # Separator of the labels of intersectional groups built from several columns,
 # e.g. ("female", "black") -> "female, black".
@@ -224,9 +225,11 @@ def check_binary_target(y, name="y", *, allow_single_class=False):
     ):
         continuous = distinct.size > 2 and y_array.dtype.kind == "f"
         kind = "continuous values" if continuous else f"{distinct.size} distinct values"
+        target_type = type_of_target(y_array, input_name=name)
         raise ValueError(
             f"{name} must hold binary class labels (two distinct values); got "
-            f"{kind}: [{_describe_values(distinct)}]."
+            f"target type {target_type!r} with {kind}: "
+            f"[{_describe_values(distinct)}]."
         )
     if distinct.size == 1 and not allow_single_class:
         raise ValueError(
