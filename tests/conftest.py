@@ -26,3 +26,17 @@ def biased_split():
 def three_group_split():
     X, y, s = _biased_problem(3000, seed=1, n_groups=3)
     return X[:2000], y[:2000], X[2000:], y[2000:], s[2000:]
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Torch on one thread for the module's tests.
+
+    Tiny ops on a shared 2-core machine are dominated by thread hand-offs: one
+    thread is 10-50x faster here and makes timings stable.
+    """
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

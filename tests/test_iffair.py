@@ -389,15 +389,6 @@ def _mlp(max_epochs=12, **kw):
     return skorch.NeuralNetBinaryClassifier(module, **params)
 
 
-@pytest.fixture
-def one_thread():
-    torch = pytest.importorskip("torch")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _float32(data):
     X, y, X_val, y_val, s_val = data[:5]
     return X.astype(np.float32), y.astype(np.float32), X_val.astype(np.float32), \

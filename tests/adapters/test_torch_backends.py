@@ -28,13 +28,7 @@ from sklearn_fairif.adapters._torch_ops import (  # noqa: E402
 )
 from sklearn_fairif.influence import CGSolver, LissaSolver  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _data(n=120, d=4, seed=0):

@@ -24,13 +24,7 @@ from sklearn_fairif.adapters._skorch_training import (  # noqa: E402
 )
 from sklearn_fairif.adapters._torch import SkorchAdapter  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _data(n=64, d=3, seed=0):
