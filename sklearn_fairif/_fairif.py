@@ -325,28 +325,14 @@ class FairIFClassifier(BaseInfluenceReweighting):
                 if influence_model is not model:
                     with timed_stage(times, STAGE_INITIAL, self._log_name):
                         influence_fit = influence_model.fit()
-                with timed_stage(times, STAGE_INFLUENCE, self._log_name):
-                    adapter = influence_model.adapter(influence_fit,
-                                                      **self._adapter_options())
-                    plan = self._crossfit_plan(alphas, validation, len(y), adapter)
-                    result, extra = _split_columns(
-                        self._compute_influence(
-                            influence_model, influence_fit,
-                            constraints if plan is None else plan.stack(constraints),
-                            adapter=adapter),
-                        constraints.n_constraints)
+                result, alphas, selection = self._influence_and_alphas(
+                    influence_model, influence_fit, constraints, validation,
+                    alphas, times)
                 self._check_influence(result)
-                selection = None
-                if plan is not None:
-                    with timed_stage(times, STAGE_SELECTION, self._log_name):
-                        selection = plan.select(extra.influence, extra.gaps,
-                                                tol=self.tol)
-                    alphas = [selection.alpha]
-                elif alphas == "auto":  # a validation set too small to cross-fit
-                    alphas = [DEFAULT_ALPHA]
                 path = self._alpha_path(model, influence_model, constraints,
                                         result, alphas, initial, times)
-                best = self._select(path, model, initial, constraints, validation)
+                best, hard_before = self._select(path, model, initial, constraints,
+                                                 validation)
                 self._check_weights_moved(best, result)
                 fitted, weights = best["estimator"], best["weights"]
                 soft_after = self._soft_after(model, influence_model, constraints,
@@ -370,7 +356,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
             "before": result.gaps,
             "predicted": best["predicted"],
             "after": soft_after,
-            "hard_before": path[0]["hard_before"],
+            "hard_before": hard_before,
             "hard_after": best["hard"],
         }
         return self
@@ -386,6 +372,32 @@ class FairIFClassifier(BaseInfluenceReweighting):
                 )
             return "auto"
         return check_positive_values(self.alpha, "alpha").tolist()
+
+    def _influence_and_alphas(self, model, fitted, constraints, validation, alphas,
+                              times):
+        """Compute the stage-1 influence and decide which alphas to refit.
+
+        With ``alpha="auto"`` the cross-fitting columns ride along in the same
+        influence pass, and the selection leaves one alpha. Returns
+        ``(result, alphas, selection or None)``.
+        """
+        with timed_stage(times, STAGE_INFLUENCE, self._log_name):
+            adapter = model.adapter(fitted, **self._adapter_options())
+            plan = self._crossfit_plan(alphas, validation, len(model.sample_weight),
+                                       adapter)
+            result, extra = _split_columns(
+                self._compute_influence(
+                    model, fitted,
+                    constraints if plan is None else plan.stack(constraints),
+                    adapter=adapter),
+                constraints.n_constraints)
+        if plan is not None:
+            with timed_stage(times, STAGE_SELECTION, self._log_name):
+                selection = plan.select(extra.influence, extra.gaps, tol=self.tol)
+            return result, [selection.alpha], selection
+        if alphas == "auto":  # a validation set too small to cross-fit
+            return result, [DEFAULT_ALPHA], None
+        return result, alphas, None
 
     def _crossfit_plan(self, alphas, validation, n_samples, adapter):
         """Return the cross-fitting plan of ``alpha="auto"`` (None otherwise).
@@ -475,17 +487,19 @@ class FairIFClassifier(BaseInfluenceReweighting):
         return entry, times
 
     def _select(self, path, model, initial, constraints, validation):
-        """Score every alpha's refit on the validation set; return the chosen."""
+        """Score every alpha's refit on the validation set.
+
+        Returns the chosen entry and the hard gaps of the unweighted model.
+        """
         y_before = model.validation_predictions(initial)
         hard_before = constraints.hard_values(y_before)
         acc_before = _accuracy(y_before, validation.y)
         for entry in path:
             y_pred = model.validation_predictions(entry["estimator"])
-            entry["hard_before"] = hard_before
             entry["hard"] = constraints.hard_values(y_pred)
             entry["accuracy"] = _accuracy(y_pred, validation.y)
             entry["gap"] = float(np.mean(np.abs(entry["hard"])))
-        return _choose_alpha(path, acc_before, self.tol)
+        return _choose_alpha(path, acc_before, self.tol), hard_before
 
     def _check_weights_moved(self, best, result):
         """Warn when the weights stay at 1 although the influence is not zero."""
