@@ -288,3 +288,36 @@ def mlp_net(n_features, *, epochs, seed):
         optimizer=torch.optim.Adam, optimizer__weight_decay=1e-4,
         train_split=None, verbose=0,
     )
+
+
+def group_shift_data(n, d, seed):
+    """Rows whose minority group (30%) follows a different boundary.
+
+    The data of the network benchmarks (torch influence, GPU check).
+    """
+    rng = np.random.default_rng(seed)
+    s = (rng.random(n) < 0.3).astype(int)
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    X[:, 0] += s
+    logit = X[:, 1:6].sum(axis=1) - 1.5 * s * X[:, 1] + 0.5 * s
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return X, y, s
+
+
+def mlp_128_64(d, epochs, **params):
+    """The network benchmarks' d -> 128 -> 64 -> 1 ReLU MLP (Adam, batch 256).
+
+    ``params`` (``device``, ``iterator_valid__batch_size``...) go to the net.
+    """
+    import torch
+    from skorch import NeuralNetBinaryClassifier
+
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(
+        torch.nn.Linear(d, 128), torch.nn.ReLU(), torch.nn.Linear(128, 64),
+        torch.nn.ReLU(), torch.nn.Linear(64, 1))
+    return NeuralNetBinaryClassifier(
+        module, max_epochs=epochs, batch_size=256, train_split=None, verbose=0,
+        optimizer=torch.optim.Adam, optimizer__lr=1e-3,
+        optimizer__weight_decay=1e-4, **params,
+    )

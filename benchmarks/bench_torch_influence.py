@@ -35,11 +35,14 @@ from pathlib import Path
 import numpy as np
 import skorch
 import torch
-from skorch import NeuralNetBinaryClassifier
-from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import header, markdown_table  # noqa: E402
+from _common import (  # noqa: E402
+    group_shift_data,
+    header,
+    markdown_table,
+    mlp_128_64,
+)
 from colored_digits_cnn import run as run_cnn  # noqa: E402
 
 from sklearn_fairif import FairIFClassifier  # noqa: E402
@@ -57,26 +60,8 @@ RESULTS = Path(__file__).parent / "results" / "torch_influence.md"
 DAMPING = 0.1
 
 
-def make_data(n, d, seed):
-    """Rows whose minority group (30%) follows a different boundary."""
-    rng = np.random.default_rng(seed)
-    s = (rng.random(n) < 0.3).astype(int)
-    X = rng.normal(size=(n, d)).astype(np.float32)
-    X[:, 0] += s
-    logit = X[:, 1:6].sum(axis=1) - 1.5 * s * X[:, 1] + 0.5 * s
-    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
-    return X, y, s
-
-
-def make_net(d, epochs):
-    torch.manual_seed(0)
-    module = nn.Sequential(nn.Linear(d, 128), nn.ReLU(), nn.Linear(128, 64),
-                           nn.ReLU(), nn.Linear(64, 1))
-    return NeuralNetBinaryClassifier(
-        module, max_epochs=epochs, batch_size=256, train_split=None, verbose=0,
-        optimizer=torch.optim.Adam, optimizer__lr=1e-3,
-        optimizer__weight_decay=1e-4, iterator_valid__batch_size=4096,
-    )
+def _net(d, epochs):
+    return mlp_128_64(d, epochs, iterator_valid__batch_size=4096)
 
 
 SETTINGS = [
@@ -101,11 +86,11 @@ def influence_stage(net, X, y, X_val, constraints, solver, params, samples):
 
 
 def bench_mlp(n, d, epochs):
-    X, y, _ = make_data(n, d, seed=0)
-    X_val, y_val, s_val = make_data(5000, d, seed=1)
-    X_te, y_te, s_te = make_data(20000, d, seed=2)
+    X, y, _ = group_shift_data(n, d, seed=0)
+    X_val, y_val, s_val = group_shift_data(5000, d, seed=1)
+    X_te, y_te, s_te = group_shift_data(20000, d, seed=2)
     yf = y.astype(np.float32)
-    net = fit_weighted(make_net(d, epochs), X, yf, np.ones(n))
+    net = fit_weighted(_net(d, epochs), X, yf, np.ones(n))
     epoch = float(np.median(net.history[:, "dur"]))
     constraints = FairnessConstraints("equalized_odds", y_val, s_val)
     rows, reference = [], None
@@ -135,7 +120,7 @@ def bench_mlp(n, d, epochs):
                                           for w in caught})) or "-",
         })
         print(rows[-1], flush=True)
-    clf = FairIFClassifier(make_net(d, epochs), damping=DAMPING, random_state=0)
+    clf = FairIFClassifier(_net(d, epochs), damping=DAMPING, random_state=0)
     start = time.perf_counter()
     clf.fit(X, yf, X_val=X_val, y_val=y_val, s_val=s_val)
     fairif = {
@@ -155,13 +140,13 @@ def bench_mlp(n, d, epochs):
 
 def bench_scale(sizes, d, epochs, repeats, reference_max):
     """The default influence stage (CG, automatic subsample) in epochs vs n."""
-    X_val, y_val, s_val = make_data(5000, d, seed=1)
+    X_val, y_val, s_val = group_shift_data(5000, d, seed=1)
     constraints = FairnessConstraints("equalized_odds", y_val, s_val)
     rows = []
     for n in sizes:
-        X, y, _ = make_data(n, d, seed=0)
+        X, y, _ = group_shift_data(n, d, seed=0)
         yf = y.astype(np.float32)
-        net = fit_weighted(make_net(d, epochs), X, yf, np.ones(n))
+        net = fit_weighted(_net(d, epochs), X, yf, np.ones(n))
         epoch = float(np.median(net.history[:, "dur"]))
         with warnings.catch_warnings():  # warm-up: 2 iterations, not converged
             warnings.simplefilter("ignore")

@@ -36,14 +36,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+from _common import group_shift_data, mlp_128_64  # noqa: E402
 from colored_digits_cnn import cnn_net, split  # noqa: E402
-from skorch import NeuralNetBinaryClassifier  # noqa: E402
 
 from sklearn_fairif import FairIFClassifier, IFFairClassifier  # noqa: E402
 from sklearn_fairif.adapters import SkorchAdapter, fit_weighted  # noqa: E402
@@ -57,28 +56,6 @@ DAMPING = 0.1
 
 
 # ------------------------------------------------------------------ data
-def make_data(n, d, seed):
-    """Rows whose minority group (30%) follows a different boundary."""
-    rng = np.random.default_rng(seed)
-    s = (rng.random(n) < 0.3).astype(int)
-    X = rng.normal(size=(n, d)).astype(np.float32)
-    X[:, 0] += s
-    logit = X[:, 1:6].sum(axis=1) - 1.5 * s * X[:, 1] + 0.5 * s
-    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
-    return X, y, s
-
-
-def mlp_net(d, epochs, device):
-    torch.manual_seed(0)
-    module = nn.Sequential(nn.Linear(d, 128), nn.ReLU(), nn.Linear(128, 64),
-                           nn.ReLU(), nn.Linear(64, 1))
-    return NeuralNetBinaryClassifier(
-        module, max_epochs=epochs, batch_size=256, train_split=None, verbose=0,
-        optimizer=torch.optim.Adam, optimizer__lr=1e-3,
-        optimizer__weight_decay=1e-4, device=device,
-    )
-
-
 def aod(y, pred, s):
     """Average odds difference between the two groups (no fairlearn needed)."""
     gaps = []
@@ -210,11 +187,12 @@ def fairif_fit(net, X, y, X_val, y_val, s_val):
 
 def check_agreement(device, n, d, epochs):
     """FairIF on the CPU and on the device: influences and weights agree."""
-    X, y, _ = make_data(n, d, seed=0)
-    X_val, y_val, s_val = make_data(2000, d, seed=1)
+    X, y, _ = group_shift_data(n, d, seed=0)
+    X_val, y_val, s_val = group_shift_data(2000, d, seed=1)
     yf = y.astype(np.float32)
-    cpu, _ = fairif_fit(mlp_net(d, epochs, "cpu"), X, yf, X_val, y_val, s_val)
-    dev, _ = fairif_fit(mlp_net(d, epochs, device.type), X, yf, X_val, y_val,
+    cpu, _ = fairif_fit(mlp_128_64(d, epochs, device="cpu"), X, yf, X_val, y_val,
+                        s_val)
+    dev, _ = fairif_fit(mlp_128_64(d, epochs, device=device.type), X, yf, X_val, y_val,
                         s_val)
     r_inf = min(np.corrcoef(cpu.influence_[:, c], dev.influence_[:, c])[0, 1]
                 for c in range(cpu.influence_.shape[1]))
@@ -274,10 +252,10 @@ def influence_in_epochs(net, X, y, X_val, y_val, s_val, device, batch_sizes,
 
 
 def time_mlp(device, n, d, epochs, batch_sizes):
-    X, y, _ = make_data(n, d, seed=0)
-    X_val, y_val, s_val = make_data(5000, d, seed=1)
+    X, y, _ = group_shift_data(n, d, seed=0)
+    X_val, y_val, s_val = group_shift_data(5000, d, seed=1)
     yf = y.astype(np.float32)
-    net = fit_weighted(mlp_net(d, epochs, device.type), X, yf, np.ones(n))
+    net = fit_weighted(mlp_128_64(d, epochs, device=device.type), X, yf, np.ones(n))
     adapter = SkorchAdapter(net, X, yf, np.ones(n))
     b = adapter.logit_vjp(X_val, np.ones((len(X_val), 2)) / len(X_val))
     placement = check_placement(adapter, device)
@@ -297,12 +275,12 @@ def time_cnn(device, batch_sizes, epochs):
 
 
 def end_to_end(device, n, d, epochs):
-    X, y, _ = make_data(n, d, seed=0)
-    X_val, y_val, s_val = make_data(5000, d, seed=1)
-    X_te, y_te, s_te = make_data(20000, d, seed=2)
+    X, y, _ = group_shift_data(n, d, seed=0)
+    X_val, y_val, s_val = group_shift_data(5000, d, seed=1)
+    X_te, y_te, s_te = group_shift_data(20000, d, seed=2)
     yf = y.astype(np.float32)
     out = {}
-    clf, seconds = fairif_fit(mlp_net(d, epochs, device.type), X, yf, X_val,
+    clf, seconds = fairif_fit(mlp_128_64(d, epochs, device=device.type), X, yf, X_val,
                               y_val, s_val)
     out["FairIF"] = {
         "total (s)": round(seconds, 2),
@@ -311,7 +289,7 @@ def end_to_end(device, n, d, epochs):
         "test AOD after": aod(y_te, clf.predict(X_te), s_te),
         "ok": bool(np.isfinite(clf.sample_weight_).all()),
     }
-    iff = IFFairClassifier(mlp_net(d, epochs, device.type), update_every=1,
+    iff = IFFairClassifier(mlp_128_64(d, epochs, device=device.type), update_every=1,
                            n_updates=2, random_state=0)  # damping="auto"
     start = time.perf_counter()
     iff.fit(X, yf, X_val=X_val, y_val=y_val, s_val=s_val)
