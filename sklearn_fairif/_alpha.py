@@ -170,22 +170,31 @@ class CrossFitPlan:
                 columns.extend(rate_of[g] - overall for g in range(G))
         return np.column_stack(columns)
 
-    def margins(self, influence, values):
+    def margins(self, influence, values, margin_influence=None):
         """Margins and their influence for the utility rows.
 
         Parameters
         ----------
-        influence : ndarray of shape (n_samples, n_columns)
+        influence : ndarray of shape (n_samples, n_columns) or (n_samples, n_cells)
+            The plan's columns; only the cells when ``margin_influence`` is
+            given.
         values : ndarray of shape (n_columns,)
+        margin_influence : ndarray or InfluenceProjection, default=None
+            The utility rows' margin influence (n_samples, n_utility_rows) held
+            apart, e.g. implicitly (see
+            :func:`~sklearn_fairif.influence.compute_influence`'s
+            ``implicit_columns``).
 
         Returns
         -------
         z : ndarray of shape (n_utility_rows,)
             Stage-1 margins of the utility rows.
-        A_z : ndarray of shape (n_samples, n_utility_rows)
+        A_z : ndarray or InfluenceProjection of shape (n_samples, n_utility_rows)
             Derivative of each margin with respect to each training weight.
         """
         u = slice(self.n_cells, self.n_cells + len(self.utility_rows))
+        if margin_influence is not None:
+            return values[u], margin_influence
         return values[u], influence[:, u]
 
     def stack(self, constraints):
@@ -211,15 +220,19 @@ class CrossFitPlan:
         return Columns(constraints, *self.constraints.blocks)
 
     # ------------------------------------------------------------ select
-    def select(self, influence, values, *, alphas=None, tol=0.01):
+    def select(self, influence, values, *, margin_influence=None, alphas=None,
+               tol=0.01):
         """Choose alpha from the influence on the plan's columns.
 
         Parameters
         ----------
         influence : ndarray of shape (n_samples, n_columns)
-            Influence on :attr:`constraints`' columns at the stage-1 model.
+            Influence on :attr:`constraints`' columns at the stage-1 model
+            (only the ``n_cells`` cell columns with ``margin_influence``).
         values : ndarray of shape (n_columns,)
             Their values at the stage-1 model.
+        margin_influence : ndarray or InfluenceProjection, default=None
+            The margin columns' influence held apart (see :meth:`margins`).
         alphas : array-like of float, default=None
             Candidates, :data:`DEFAULT_ALPHAS` (1e-4 to 10, 16 log-spaced
             values) when None.
@@ -233,9 +246,10 @@ class CrossFitPlan:
         """
         influence = np.asarray(influence, dtype=float)
         values = np.asarray(values, dtype=float)
-        if influence.ndim != 2 or influence.shape[1] != self.n_columns:
+        width = self.n_columns if margin_influence is None else self.n_cells
+        if influence.ndim != 2 or influence.shape[1] != width:
             raise ValueError(
-                f"influence should have {self.n_columns} columns (the plan's), "
+                f"influence should have {width} columns (the plan's), "
                 f"got shape {influence.shape}."
             )
         if values.shape != (self.n_columns,):
@@ -247,40 +261,44 @@ class CrossFitPlan:
         if alphas.size == 0 or np.any(alphas <= 0):
             raise ValueError("alphas should be a non-empty list of positive floats.")
         # Far below the tolerance no smaller alpha is admissible: stop there.
-        gap, util, change = self.predict_heldout(influence, values, alphas,
-                                                 stop_below=-2.0 * tol)
+        gap, util, change = self.predict_heldout(
+            influence, values, alphas, stop_below=-2.0 * tol,
+            margin_influence=margin_influence)
         return choose_alpha(alphas, gap, util, change, tol=tol,
                             max_weight_change=self.max_weight_change)
 
-    def fold_problems(self, influence, values):
+    def fold_problems(self, influence, values, margin_influence=None):
         """Yield, per fold, the train-side and held-out linearised constraints.
 
         Yields ``(A_train, g_train, A_heldout, g_heldout, A_z, z, y)`` (the
         last three None without labels): the estimator's constraints on the
         other folds' rows and on the fold's own rows (each as the plan's cell
         combination), and the held-out utility rows' margins, their
-        influence and their labels.
+        influence (None when held implicitly) and their labels.
         """
         c = self.n_cells
         A_cells, g_cells = influence[:, :c], values[:c]
         if self.has_utility:
-            z_all, A_z_all = self.margins(influence, values)
+            z_all, A_z_all = self.margins(influence, values, margin_influence)
         for k in range(self.n_folds):
             rest = [f for f in range(self.n_folds) if f != k]
             M_tr, M_ho = self.constraint_matrix(rest), self.constraint_matrix([k])
             A_z = z = y = None
             if self.has_utility:
                 held = self.fold_utility == k
-                A_z, z, y = A_z_all[:, held], z_all[held], self.y_utility[held]
+                z, y = z_all[held], self.y_utility[held]
+                if isinstance(A_z_all, np.ndarray):
+                    A_z = A_z_all[:, held]
             yield (A_cells @ M_tr, g_cells @ M_tr, A_cells @ M_ho, g_cells @ M_ho,
                    A_z, z, y)
 
-    def predict_heldout(self, influence, values, alphas, *, stop_below=None):
+    def predict_heldout(self, influence, values, alphas, *, stop_below=None,
+                        margin_influence=None):
         """First-order held-out predictions along ``alphas``, per fold.
 
         Parameters
         ----------
-        influence, values : see :meth:`select`
+        influence, values, margin_influence : see :meth:`select`
         alphas : ndarray of shape (n_alphas,)
             Increasing candidates; scanned from the largest down.
         stop_below : float, default=None
@@ -298,30 +316,45 @@ class CrossFitPlan:
         K, n_a = self.n_folds, len(alphas)
         gap, change = np.full((K, n_a), np.nan), np.full((K, n_a), np.nan)
         util = np.full((K, n_a), np.nan)
-        problems = list(self.fold_problems(influence, values))
+        problems = list(self.fold_problems(influence, values, margin_influence))
+        if self.has_utility:
+            A_z_all = self.margins(influence, values, margin_influence)[1]
         # One weight problem per fold, warm-started along the scan.
         paths = [WeightPath(A_tr, g_tr) for A_tr, g_tr, *_ in problems]
         below = 0
         for j in range(n_a - 1, -1, -1):
-            for k, (_, _, A_ho, g_ho, A_z, z, y) in enumerate(problems):
-                d = paths[k].solve(alphas[j])[0] - 1.0
-                gap[k, j] = np.mean(np.abs(g_ho + d @ A_ho))
-                change[k, j] = np.mean(d**2)
-                if A_z is not None:
-                    sign = 2.0 * y - 1.0
-                    flips = (np.sum(sign * (z + d @ A_z) > 0)
-                             - np.sum(sign * z > 0))
-                    # A random subset estimates the fold's accuracy change;
-                    # rows tracked for their closeness to the boundary count
-                    # against the whole fold (the others are taken not to
-                    # flip).
-                    util[k, j] = flips / (self.fold_sizes[k] if self.near_boundary
-                                          else len(z))
+            D = np.column_stack([p.solve(alphas[j])[0] - 1.0 for p in paths])
+            for k, (_, _, A_ho, g_ho, *_rest) in enumerate(problems):
+                gap[k, j] = np.mean(np.abs(g_ho + D[:, k] @ A_ho))
+                change[k, j] = np.mean(D[:, k] ** 2)
+            if self.has_utility:
+                util[:, j] = self._accuracy_changes(problems, A_z_all, D)
             if stop_below is not None and self.has_utility:
                 below = below + 1 if util[:, j].mean() < stop_below else 0
                 if below == 2:
                     break
         return gap, util, change
+
+    def _accuracy_changes(self, problems, A_z_all, D):
+        """Predicted held-out accuracy change of each fold at its weights.
+
+        ``D[:, k]`` is fold ``k``'s weight change; the held-out rows' margins
+        move by ``D[:, k] @ A_z``. With the margin influence held implicitly,
+        one product serves every fold.
+        """
+        moved = None if isinstance(A_z_all, np.ndarray) else A_z_all.rmatmat(D)
+        out = np.empty(self.n_folds)
+        for k, (*_, A_z, z, y) in enumerate(problems):
+            shift = (D[:, k] @ A_z if moved is None
+                     else moved[k, self.fold_utility == k])
+            sign = 2.0 * y - 1.0
+            flips = np.sum(sign * (z + shift) > 0) - np.sum(sign * z > 0)
+            # A random subset estimates the fold's accuracy change; rows
+            # tracked for their closeness to the boundary count against the
+            # whole fold (the others are taken not to flip).
+            out[k] = flips / (self.fold_sizes[k] if self.near_boundary
+                              else len(z))
+        return out
 
 
 def choose_alpha(alphas, gap, utility_change, weight_change, *, tol,

@@ -306,8 +306,12 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         return {"influence_params": self.influence_params, "verbose": self.verbose}
 
     def _compute_influence(self, model, fitted, constraints, weights=None, *,
-                           adapter=None):
-        """One influence pass at ``fitted`` (trained with ``weights``)."""
+                           adapter=None, implicit_columns=0):
+        """One influence pass at ``fitted`` (trained with ``weights``).
+
+        The last ``implicit_columns`` constraints' influence comes back as
+        ``result.projection`` (see :func:`compute_influence`).
+        """
         if adapter is None:
             adapter = model.adapter(fitted, weights, **self._adapter_options())
         with progress_bar("influence (iHVP)", self.verbose) as bar:
@@ -316,6 +320,7 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
                 damping=self.damping, base_weight=model.sample_weight,
                 random_state=self.random_state,
                 progress=None if bar is None else bar.update,
+                implicit_columns=implicit_columns,
             )
 
     def _solves_directly(self, adapter):

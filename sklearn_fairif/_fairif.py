@@ -385,15 +385,19 @@ class FairIFClassifier(BaseInfluenceReweighting):
             adapter = model.adapter(fitted, **self._adapter_options())
             plan = self._crossfit_plan(alphas, validation, len(model.sample_weight),
                                        adapter)
+            # The margin columns are many but only ever projected: implicit.
+            implicit = 0 if plan is None else len(plan.utility_rows)
             result, extra = _split_columns(
                 self._compute_influence(
                     model, fitted,
                     constraints if plan is None else plan.stack(constraints),
-                    adapter=adapter),
+                    adapter=adapter, implicit_columns=implicit),
                 constraints.n_constraints)
         if plan is not None:
             with timed_stage(times, STAGE_SELECTION, self._log_name):
-                selection = plan.select(extra.influence, extra.gaps, tol=self.tol)
+                selection = plan.select(
+                    extra.influence, extra.gaps, tol=self.tol,
+                    margin_influence=extra.projection)
             return result, [selection.alpha], selection
         if alphas == "auto":  # a validation set too small to cross-fit
             return result, [DEFAULT_ALPHA], None
@@ -533,7 +537,8 @@ class FairIFClassifier(BaseInfluenceReweighting):
 
 def _split_columns(result, k):
     """Split an influence result into the first ``k`` columns and the rest."""
-    first = replace(result, influence=result.influence[:, :k], gaps=result.gaps[:k])
+    first = replace(result, influence=result.influence[:, :k], gaps=result.gaps[:k],
+                    projection=None)
     rest = replace(result, influence=result.influence[:, k:], gaps=result.gaps[k:])
     return first, rest
 

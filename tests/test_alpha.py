@@ -16,7 +16,7 @@ from sklearn_fairif._objectives import OBJECTIVES, FairnessConstraints
 from sklearn_fairif._staging import ReweightedModel
 from sklearn_fairif._weights import solve_weights
 from sklearn_fairif.datasets import make_biased_classification
-from sklearn_fairif.influence import ExactSolver, influence_scores
+from sklearn_fairif.influence import ExactSolver, compute_influence, influence_scores
 
 
 def _labels(m=300, n_groups=2, seed=0):
@@ -188,6 +188,28 @@ def test_predicted_heldout_gaps_track_refits():
             predicted.extend(g_ho + (w - 1) @ A_ho)
             refitted.extend(direct.values(refit.decision_function(X_val[held])))
     assert pearsonr(predicted, refitted)[0] > 0.9
+
+
+def test_implicit_margin_influence_selects_like_the_dense_columns():
+    # The estimator keeps the margins' influence implicit (only projected);
+    # the selection must equal the one made from the dense columns.
+    X, y, X_val, y_val, s_val = _problem(seed=3)
+    plan = make_crossfit_plan("equalized_odds", y_val, s_val, random_state=0)
+    model = ReweightedModel(LogisticRegression(), X, y, classes=np.unique(y),
+                            sample_weight=np.ones(len(y)), X_val=X_val)
+    adapter = model.adapter(model.fit())
+    dense = compute_influence(adapter, plan.constraints, X_val, "exact")
+    split = compute_influence(adapter, plan.constraints, X_val, "exact",
+                              implicit_columns=len(plan.utility_rows))
+    ref = plan.select(dense.influence, dense.gaps)
+    got = plan.select(split.influence, split.gaps,
+                      margin_influence=split.projection)
+    assert got.alpha == ref.alpha
+    for key, value in ref.cv_results.items():
+        np.testing.assert_allclose(got.cv_results[key], value, rtol=1e-9,
+                                   atol=1e-12, err_msg=key)
+    with pytest.raises(ValueError, match="columns"):
+        plan.select(dense.influence, dense.gaps, margin_influence=split.projection)
 
 
 def test_auto_alpha_in_the_estimator():

@@ -242,6 +242,30 @@ class LinearAdapter:
                 out[self.y == c] += total - Q[c] / S[c]
         return out
 
+    def influence_dot_t(self, D):
+        """Return the transpose of :meth:`influence_dot` applied to ``D``, (P, b).
+
+        ``D.T @ influence_dot(U) == influence_dot_t(D).T @ U`` for every
+        ``U``. One pass over the data for all ``b`` columns of ``D`` (n, b). A caller
+        that needs only projections ``D.T @ A`` of an influence matrix ``A``
+        (the cross-fitting's predicted margin changes) gets them without
+        building ``A``'s n × k columns.
+        """
+        D = np.asarray(D, dtype=float)
+        residual = (self.cw * (self.p - self.y))[:, None]
+        R = residual * D
+        if self.balanced:
+            # The transpose of influence_dot's correction: row i gains
+            # total - Q_{y_i} / S_{y_i}, each linear in the rows' grad_dot.
+            b = self.fit_weight[:, None]
+            S = {c: b[self.y == c].sum() for c in (0.0, 1.0)}
+            mass = {c: D[self.y == c].sum(axis=0) for c in (0.0, 1.0)}
+            total = (mass[0.0] + mass[1.0]) / (S[0.0] + S[1.0])
+            for c in (0.0, 1.0):
+                R[self.y == c] += b[self.y == c] * residual[self.y == c] * (
+                    total - mass[c] / S[c])
+        return self._jac_t(self.X, R)
+
     @staticmethod
     def to_numpy(a):
         """Identity: this adapter computes in NumPy."""

@@ -89,6 +89,10 @@ class ModelFamily(Protocol):
     weighted training gradient with respect to each sample's weight, dotted
     with ``U``; it defaults to ``grad_dot`` and differs only when the model
     rescales samples as a function of the weights (balanced class weights).
+    ``influence_dot_t(D)`` is its optional transpose, ``sum_i D[i, b]`` times
+    that derivative, shape (P, b): with it, ``alpha="auto"`` projects the
+    validation margins' influence without building an n × m block (without
+    it, the block is built once).
     ``prepare_fit_data(estimator, X, y01)`` is an optional hook that turns the
     0/1 targets and the inputs into what the family's ``fit`` expects.
     """

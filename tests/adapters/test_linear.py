@@ -370,6 +370,23 @@ def test_grad_dot_matches_per_sample_fd(case_id, fmt):
     assert err < 1e-7, f"grad_dot vs per-sample FD: {err:.2e}"
 
 
+# ------------------------------------------------- influence_dot_t (transpose)
+@pytest.mark.parametrize("fmt", FMTS)
+@pytest.mark.parametrize("case_id", CASE_IDS)
+def test_influence_dot_t_is_the_transpose_of_influence_dot(case_id, fmt):
+    # For every U and D: D.T @ influence_dot(U) == influence_dot_t(D).T @ U,
+    # checked against the dense product (which the balanced cases correct).
+    est, _, X, y, sw, _ = _objective(case_id, fmt)
+    adapter = LinearAdapter(est, X, y, sw)
+    rng = np.random.default_rng(11)
+    U = rng.standard_normal((adapter.n_params, 3))
+    D = rng.standard_normal((len(y), 4))
+    got = adapter.influence_dot_t(D)
+    assert got.shape == (adapter.n_params, 4)
+    err = _rel(got.T @ U, D.T @ adapter.influence_dot(U))
+    assert err < 1e-12, f"influence_dot_t vs influence_dot: {err:.2e}"
+
+
 # -------------------------------------------------------- sparse == dense
 @pytest.mark.parametrize("case_id", CASE_IDS)
 def test_sparse_gives_the_same_numbers_as_dense(case_id):

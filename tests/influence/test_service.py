@@ -65,3 +65,42 @@ def test_named_solver_gets_the_random_state(problem):
     result = compute_influence(adapter, constraints, X_val, "lissa",
                                damping=0.1, random_state=3)
     assert result.solver.random_state == 3
+
+
+class _NoTranspose:
+    """An adapter without the optional ``influence_dot_t`` hook."""
+
+    def __init__(self, adapter):
+        self.inner = adapter
+
+    def __getattr__(self, name):
+        if name == "influence_dot_t":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
+@pytest.mark.parametrize("wrap", [lambda a: a, _NoTranspose], ids=["hook", "dense"])
+def test_implicit_columns_project_like_the_dense_influence(problem, wrap):
+    adapter, constraints, X_val = problem
+    adapter = wrap(adapter)
+    base = np.random.default_rng(0).uniform(0.5, 2.0, adapter.n_samples)
+    full = compute_influence(adapter, constraints, X_val, "exact", base_weight=base)
+    split = compute_influence(adapter, constraints, X_val, "exact",
+                              base_weight=base, implicit_columns=1)
+    # The first column stays explicit, the last one is only projected.
+    assert split.influence.shape == (adapter.n_samples, 1)
+    assert_allclose(split.influence, full.influence[:, :1], rtol=1e-12)
+    assert_allclose(split.gaps, full.gaps)
+    D = np.random.default_rng(1).standard_normal((adapter.n_samples, 3))
+    assert split.projection.shape == (adapter.n_samples, 1)
+    assert_allclose(split.projection.rmatmat(D), D.T @ full.influence[:, 1:],
+                    rtol=1e-10)
+    assert full.projection is None
+
+
+def test_implicit_columns_must_fit_the_constraints(problem):
+    adapter, constraints, X_val = problem
+    for bad in (-1, 3, 1.5):
+        with pytest.raises(ValueError, match="implicit_columns"):
+            compute_influence(adapter, constraints, X_val, "exact",
+                              implicit_columns=bad)
