@@ -61,6 +61,11 @@ DEFAULT_ALPHAS = np.logspace(-4, 1, 16)
 UTILITY_BUDGET = 2_000_000
 MIN_UTILITY_ROWS = 300
 
+# Alphas whose margin changes share one transposed data pass: fewer passes
+# (one per chunk, a pass over the training set for a network), little work
+# wasted past the scan's early stop.
+ALPHAS_PER_PASS = 4
+
 
 class AlphaSelection(NamedTuple):
     """The outcome of :meth:`CrossFitPlan.select`.
@@ -322,39 +327,65 @@ class CrossFitPlan:
         # One weight problem per fold, warm-started along the scan.
         paths = [WeightPath(A_tr, g_tr) for A_tr, g_tr, *_ in problems]
         below = 0
-        for j in range(n_a - 1, -1, -1):
-            D = np.column_stack([p.solve(alphas[j])[0] - 1.0 for p in paths])
-            for k, (_, _, A_ho, g_ho, *_rest) in enumerate(problems):
-                gap[k, j] = np.mean(np.abs(g_ho + D[:, k] @ A_ho))
-                change[k, j] = np.mean(D[:, k] ** 2)
-            if self.has_utility:
-                util[:, j] = self._accuracy_changes(problems, A_z_all, D)
-            if stop_below is not None and self.has_utility:
+        for chunk in _chunks(range(n_a - 1, -1, -1), ALPHAS_PER_PASS):
+            D = {}
+            for j in chunk:
+                D[j] = np.column_stack([p.solve(alphas[j])[0] - 1.0 for p in paths])
+                for k, (_, _, A_ho, g_ho, *_rest) in enumerate(problems):
+                    gap[k, j] = np.mean(np.abs(g_ho + D[j][:, k] @ A_ho))
+                    change[k, j] = np.mean(D[j][:, k] ** 2)
+            if not self.has_utility:
+                continue
+            for j, column in zip(chunk, self._accuracy_changes(problems, A_z_all, D),
+                                 strict=True):
+                util[:, j] = column
+            if stop_below is None:
+                continue
+            for i, j in enumerate(chunk):
                 below = below + 1 if util[:, j].mean() < stop_below else 0
                 if below == 2:
-                    break
+                    # The scan ends here: what the chunk computed past it
+                    # is dropped, so the result does not depend on the chunk.
+                    rest = list(chunk[i + 1:])
+                    gap[:, rest] = util[:, rest] = change[:, rest] = np.nan
+                    return gap, util, change
         return gap, util, change
 
     def _accuracy_changes(self, problems, A_z_all, D):
-        """Predicted held-out accuracy change of each fold at its weights.
+        """Predicted held-out accuracy change of each fold, per alpha.
 
-        ``D[:, k]`` is fold ``k``'s weight change; the held-out rows' margins
-        move by ``D[:, k] @ A_z``. With the margin influence held implicitly,
-        one product serves every fold.
+        ``D[j][:, k]`` is fold ``k``'s weight change at alpha ``j``; the
+        held-out rows' margins move by ``D[j][:, k] @ A_z``. With the margin
+        influence held implicitly, one product serves every fold and alpha of
+        the chunk (one data pass). Returns one (n_folds,) array per ``j``.
         """
-        moved = None if isinstance(A_z_all, np.ndarray) else A_z_all.rmatmat(D)
-        out = np.empty(self.n_folds)
-        for k, (*_, A_z, z, y) in enumerate(problems):
-            shift = (D[:, k] @ A_z if moved is None
-                     else moved[k, self.fold_utility == k])
-            sign = 2.0 * y - 1.0
-            flips = np.sum(sign * (z + shift) > 0) - np.sum(sign * z > 0)
-            # A random subset estimates the fold's accuracy change; rows
-            # tracked for their closeness to the boundary count against the
-            # whole fold (the others are taken not to flip).
-            out[k] = flips / (self.fold_sizes[k] if self.near_boundary
-                              else len(z))
+        moved = None
+        if not isinstance(A_z_all, np.ndarray):
+            moved = A_z_all.rmatmat(np.hstack(list(D.values())))
+        out = []
+        for a, D_j in enumerate(D.values()):
+            column = np.empty(self.n_folds)
+            for k, (*_, A_z, z, y) in enumerate(problems):
+                shift = (D_j[:, k] @ A_z if moved is None else
+                         moved[a * self.n_folds + k, self.fold_utility == k])
+                column[k] = self._accuracy_change(k, z, z + shift, y)
+            out.append(column)
         return out
+
+    def _accuracy_change(self, k, z, z_new, y):
+        """Change of fold ``k``'s accuracy when its margins move to ``z_new``."""
+        sign = 2.0 * y - 1.0
+        flips = np.sum(sign * z_new > 0) - np.sum(sign * z > 0)
+        # A random subset estimates the fold's accuracy change; rows tracked
+        # for their closeness to the boundary count against the whole fold
+        # (the others are taken not to flip).
+        return flips / (self.fold_sizes[k] if self.near_boundary else len(z))
+
+
+def _chunks(values, size):
+    """Consecutive tuples of ``size`` items of ``values`` (the last shorter)."""
+    values = tuple(values)
+    return [values[i:i + size] for i in range(0, len(values), size)]
 
 
 def choose_alpha(alphas, gap, utility_change, weight_change, *, tol,

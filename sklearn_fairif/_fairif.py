@@ -74,9 +74,11 @@ class FairIFClassifier(BaseInfluenceReweighting):
         influence pass, with extra right-hand sides of its one exact solve.
         When the validation set is too small to give every fold each group x
         label cell, a warning is issued and 0.3 is used; 0.3 is also used when
-        the iHVPs are solved iteratively (networks, or linear models with more
-        than 2000 parameters), where the extra right-hand sides would multiply
-        the cost of every conjugate-gradient iteration.
+        the iHVPs are solved iteratively (linear models with more than 2000
+        parameters, networks with more than 1024 influence parameters: pass
+        ``influence_params="last_layer"`` to cross-fit a network), where the
+        extra right-hand sides would multiply the cost of every
+        conjugate-gradient iteration.
 
         With a list, every value is refitted and ``alpha_`` is the value with
         the smallest (in-sample) validation gap among those whose validation
@@ -408,9 +410,10 @@ class FairIFClassifier(BaseInfluenceReweighting):
 
         Also None, with a warning, when the validation set is too small to
         give every fold each group x label cell the objective needs, and None
-        when the iHVPs are iterative (networks, linear models with more than
-        2000 parameters): there the plan's few hundred extra right-hand sides
-        would multiply the cost of every CG iteration. fit then uses
+        when the iHVPs are iterative (the adapter's ``default_solver`` is not
+        ``"exact"``: large networks, linear models with more than 2000
+        parameters): there the plan's few hundred extra right-hand sides would
+        multiply the cost of every CG iteration. fit then uses
         ``DEFAULT_ALPHA``.
         """
         if alphas != "auto":
@@ -418,8 +421,10 @@ class FairIFClassifier(BaseInfluenceReweighting):
         if not self._solves_directly(adapter):
             logger.info(
                 "alpha='auto' cross-fits only with a direct (exact) iHVP solve; "
-                "with %s it uses alpha=%g. Pass a list of alphas to choose among "
-                "them by refits.", type(adapter).__name__, DEFAULT_ALPHA)
+                "with %s and %d influence parameters it uses alpha=%g. Pass a "
+                "list of alphas to choose among them by refits (or, for a "
+                "network, influence_params='last_layer').",
+                type(adapter).__name__, adapter.n_params, DEFAULT_ALPHA)
             return None
         return make_crossfit_plan(
             self.objective, validation.y, validation.s,

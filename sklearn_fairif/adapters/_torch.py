@@ -89,6 +89,10 @@ CPU_BATCHED_HVP = 8
 # Columns of the identity per batched HVP when building a dense Hessian.
 _HESSIAN_CHUNK = 128
 
+# Up to this many influence parameters the exact solver is the default: the
+# dense Hessian is 8 batched HVP passes and 8 MB (float64).
+MAX_EXACT_PARAMS = 1024
+
 
 class SkorchAdapter:
     """Influence adapter for skorch ``NeuralNetClassifier`` and binary nets.
@@ -146,7 +150,6 @@ class SkorchAdapter:
     net's ``train_split`` held some of them out for validation.
     """
 
-    default_solver = "cg"
     #: TF32 off during the influence passes. benchmarks/gpu_check.py sets it
     #: to False only to measure what TF32 costs in accuracy and iterations.
     exact_float32 = True
@@ -253,6 +256,17 @@ class SkorchAdapter:
         self._hessian_data = self._hessian_subset(hessian_samples, random_state)
         with self._eval():  # fail early on a head that is not binary
             self._head.margin(self._forward(self.theta, self._probe_input()))
+
+    @property
+    def default_solver(self):
+        """``"exact"`` up to :data:`MAX_EXACT_PARAMS` parameters, else ``"cg"``.
+
+        A small parameter set (``influence_params="last_layer"``) has a
+        Hessian of a few hundred HVPs, built once (128 columns per batched
+        pass); every right-hand side is then a triangular solve, which is
+        what ``alpha="auto"``'s cross-fitting needs.
+        """
+        return "exact" if self.n_params <= MAX_EXACT_PARAMS else "cg"
 
     @property
     def default_hessian_samples(self):
@@ -538,6 +552,24 @@ class SkorchAdapter:
 
                 out[index] = _batched_jvp(losses, self.theta, U.T).T
         return self.to_numpy(out).astype(float)
+
+    def influence_dot_t(self, D):
+        """``sum_i D[i, b] grad ell_i`` for each column of ``D`` (n, b): (P, b).
+
+        The transpose of :meth:`grad_dot`: one forward and one batched
+        backward pass per batch of rows for all ``b`` columns.
+        """
+        D = self.from_numpy(D)
+        total = torch.zeros(self.n_params, D.shape[1], dtype=self.dtype,
+                            device=self.device)
+        with self._eval():
+            for index in self._batches(self.n_samples, desc="influence"):
+                xb = _take(self._X, index, self.device)
+                with torch.enable_grad():
+                    theta = self.theta.detach().requires_grad_(True)
+                    losses = self._losses(theta, xb, self._y[index])
+                    total += _batched_grad(losses, theta, D[index].T).T
+        return total
 
     def to_numpy(self, a):
         """Return a NumPy copy of a tensor (moved off the device)."""

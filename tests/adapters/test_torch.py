@@ -362,6 +362,33 @@ def test_influence_params_last_layer_and_names():
         SkorchAdapter(net, X, yt, np.ones(len(y)), influence_params=["nope"])
 
 
+def test_influence_dot_t_is_the_transpose_of_grad_dot():
+    X, y = _data()
+    torch.manual_seed(0)
+    net = _net("binary", _HeadFirst().double(), max_epochs=5)
+    net = SkorchAdapter.fit(net, X, y.astype(float), np.ones(len(y)))
+    adapter = SkorchAdapter(net, X, y.astype(float), np.ones(len(y)),
+                            batch_size=7)  # several batches
+    rng = np.random.default_rng(0)
+    U = rng.standard_normal((adapter.n_params, 3))
+    D = rng.standard_normal((len(y), 4))
+    got = adapter.to_numpy(adapter.influence_dot_t(D))
+    assert got.shape == (adapter.n_params, 4)
+    assert_allclose(got.T @ U, D.T @ adapter.grad_dot(U), rtol=1e-10, atol=1e-12)
+
+
+def test_default_solver_is_exact_for_small_parameter_sets():
+    X, y = _data()
+    net = SkorchAdapter.fit(_net("binary", _HeadFirst().double(), max_epochs=2),
+                            X, y.astype(float), np.ones(len(y)))
+    assert SkorchAdapter(net, X, y.astype(float), np.ones(len(y))).default_solver \
+        == "exact"  # 37 parameters
+    wide = SkorchAdapter.fit(_net("binary", _mlp(4, 1, hidden=300), max_epochs=1), X,
+                             y.astype(float), np.ones(len(y)))
+    adapter = SkorchAdapter(wide, X, y.astype(float), np.ones(len(y)))
+    assert adapter.n_params > 1024 and adapter.default_solver == "cg"
+
+
 def test_frozen_parameters_are_left_out():
     X, y = _data()
     module = _mlp(4, 1)
@@ -787,13 +814,16 @@ def test_gpu_fairif_end_to_end(biased_split):
 
 def test_auto_damping_raises_until_positive_definite(biased_split):
     # Adam stops away from an exact minimum: the undamped Hessian of this MLP
-    # is indefinite, so CG needs damping; "auto" finds enough by itself.
+    # is indefinite, so CG (and the exact solve) need damping; "auto" finds
+    # enough by itself.
     X, y, X_val, y_val, s_val = biased_split[:5]
     X, X_val = X.astype(np.float32), X_val.astype(np.float32)
-    with pytest.raises(ValueError, match="Increase `damping`"):
-        FairIFClassifier(_mlp_net(), damping=0.0).fit(
-            X, y.astype(np.float32), X_val=X_val, y_val=y_val, s_val=s_val)
-    clf = FairIFClassifier(_mlp_net(), random_state=0)
+    for solver, message in (("cg", "Increase `damping`"),
+                            ("exact", "not positive definite.*increase `damping`")):
+        with pytest.raises(ValueError, match=message):
+            FairIFClassifier(_mlp_net(), damping=0.0, solver=solver).fit(
+                X, y.astype(np.float32), X_val=X_val, y_val=y_val, s_val=s_val)
+    clf = FairIFClassifier(_mlp_net(), solver="cg", random_state=0)
     clf.fit(X, y.astype(np.float32), X_val=X_val, y_val=y_val, s_val=s_val)
     assert clf.damping_ >= 1e-2
     assert np.isfinite(clf.influence_).all()
