@@ -13,6 +13,7 @@ One script per question, each writing its own file(s) in the results folder:
 - ``weight_solver``: the weight solver's time against n.
 - ``rounds``: ``n_rounds`` > 1 against the residual gap.
 - ``iffair``: IFFair against FairIF, one objective at a time.
+- ``select_alpha_nets``: ``alpha="auto"`` for a network (last-layer influence).
 
 Usage::
 
@@ -33,7 +34,8 @@ import time
 from _common import add_mode_arguments, output_dir, quiet_warnings
 
 SCRIPTS = ("compare_tabular", "fairif_linear", "frontier", "fidelity", "scale",
-           "valsize", "synthetic", "cnn", "weight_solver", "rounds", "iffair")
+           "valsize", "synthetic", "cnn", "weight_solver", "rounds", "iffair",
+           "select_alpha_nets")
 
 
 def main(argv=None):
