@@ -2,6 +2,7 @@
 
 import warnings
 from dataclasses import replace
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -13,6 +14,7 @@ from ._alpha import make_crossfit_plan
 from ._base import BaseInfluenceReweighting
 from ._objectives import FairnessConstraints
 from ._weights import solve_weights
+from .influence import parameter_shift
 from .utils._arrays import check_positive_values
 from .utils._logging import (
     STAGE_INFLUENCE,
@@ -327,12 +329,14 @@ class FairIFClassifier(BaseInfluenceReweighting):
                 if influence_model is not model:
                     with timed_stage(times, STAGE_INITIAL, self._log_name):
                         influence_fit = influence_model.fit()
-                result, alphas, selection = self._influence_and_alphas(
+                result, alphas, selection, shift = self._influence_and_alphas(
                     influence_model, influence_fit, constraints, validation,
                     alphas, times)
                 self._check_influence(result)
                 path = self._alpha_path(model, influence_model, constraints,
-                                        result, alphas, initial, times)
+                                        result, alphas, initial, times,
+                                        None if influence_model is not model
+                                        else shift)
                 best, hard_before = self._select(path, model, initial, constraints,
                                                  validation)
                 self._check_weights_moved(best, result)
@@ -381,7 +385,10 @@ class FairIFClassifier(BaseInfluenceReweighting):
 
         With ``alpha="auto"`` the cross-fitting columns ride along in the same
         influence pass, and the selection leaves one alpha. Returns
-        ``(result, alphas, selection or None)``.
+        ``(result, alphas, selection or None, shift or None)``: ``shift(D)``
+        predicts the parameters' change for weight changes ``D`` (the refits'
+        warm starts), where the solve is exact and the family can move its
+        parameters.
         """
         with timed_stage(times, STAGE_INFLUENCE, self._log_name):
             adapter = model.adapter(fitted, **self._adapter_options())
@@ -395,15 +402,20 @@ class FairIFClassifier(BaseInfluenceReweighting):
                     constraints if plan is None else plan.stack(constraints),
                     adapter=adapter, implicit_columns=implicit),
                 constraints.n_constraints)
+        shift = None
+        if (model.convex and model.displaceable and self._solves_directly(adapter)
+                and hasattr(adapter, "influence_dot_t")):
+            shift = partial(parameter_shift, adapter, result.solver,
+                            damping=result.damping, base_weight=model.sample_weight)
         if plan is not None:
             with timed_stage(times, STAGE_SELECTION, self._log_name):
                 selection = plan.select(
                     extra.influence, extra.gaps, tol=self.tol,
                     margin_influence=extra.projection)
-            return result, [selection.alpha], selection
+            return result, [selection.alpha], selection, shift
         if alphas == "auto":  # a validation set too small to cross-fit
-            return result, [DEFAULT_ALPHA], None
-        return result, alphas, None
+            return result, [DEFAULT_ALPHA], None, shift
+        return result, alphas, None, shift
 
     def _crossfit_plan(self, alphas, validation, n_samples, adapter):
         """Return the cross-fitting plan of ``alpha="auto"`` (None otherwise).
@@ -440,26 +452,30 @@ class FairIFClassifier(BaseInfluenceReweighting):
         )
 
     def _alpha_path(self, model, influence_model, constraints, result, alphas,
-                    initial, times):
+                    initial, times, shift=None):
         """One path entry per alpha, in the order of ``alphas``.
 
         Sequentially, the refits run from the largest alpha (weights nearest
         1) to the smallest, each warm-started from the previous one when
-        ``refit_start`` allows; in parallel, each from stage 1.
+        ``refit_start`` allows; in parallel, each from stage 1. With ``shift``
+        the start is moved by the first-order change of the parameters
+        between the two weightings (see :meth:`_reweight`).
         """
         warm = self.refit_start == "stage1" or (
             self.refit_start == "auto" and model.convex)
         order = sorted(range(len(alphas)), key=lambda i: -alphas[i])
-        start = initial if warm else None
+        start = (initial, np.ones(len(model.sample_weight))) if warm else None
         args = (model, influence_model, constraints, result)
         if len(alphas) > 1 and effective_n_jobs(self.n_jobs) > 1:
             done = Parallel(n_jobs=self.n_jobs)(
-                delayed(self._reweight)(*args, alphas[i], start) for i in order)
+                delayed(self._reweight)(*args, alphas[i], start, shift)
+                for i in order)
         else:
             done = []
             for i in order:
-                done.append(self._reweight(*args, alphas[i], start))
-                start = done[-1][0]["estimator"] if warm else None
+                done.append(self._reweight(*args, alphas[i], start, shift))
+                entry = done[-1][0]
+                start = (entry["estimator"], entry["weights"]) if warm else None
         path = [None] * len(alphas)
         for i, (entry, entry_times) in zip(order, done, strict=True):
             path[i] = entry
@@ -468,9 +484,13 @@ class FairIFClassifier(BaseInfluenceReweighting):
         return path
 
     def _reweight(self, model, influence_model, constraints, result, alpha,
-                  warm_from):
+                  warm_from, shift=None):
         """Weights for one alpha: ``n_rounds`` of (weights, refit, influence).
 
+        ``warm_from`` is None (a cold refit) or ``(fitted, its weights)``: the
+        refit starts from ``fitted``, moved by ``shift(weights - its
+        weights)`` when ``shift`` is given (a convex objective: any start
+        reaches the same solution, a closer one in fewer iterations).
         Returns the path entry and the time spent per stage (joblib workers
         cannot add to the caller's dict).
         """
@@ -490,7 +510,12 @@ class FairIFClassifier(BaseInfluenceReweighting):
                     influence, gaps, alpha, current_weights=weights
                 )
         with timed_stage(times, STAGE_REFIT, self._log_name, alpha=alpha):
-            fitted = model.fit(weights, warm_from=warm_from)
+            start = None
+            if warm_from is not None:
+                start, start_weights = warm_from
+                if shift is not None:
+                    start = model.displaced(start, shift(weights - start_weights))
+            fitted = model.fit(weights, warm_from=start)
         entry = {"alpha": alpha, "weights": weights, "predicted": predicted,
                  "estimator": fitted}
         return entry, times

@@ -137,6 +137,22 @@ class ReweightedModel:
                                           **self.final_params)
         return self.assemble(final)
 
+    def displaced(self, fitted, delta):
+        """``fitted`` with its final step's parameters moved by ``delta``.
+
+        For families with a ``displaced`` hook (linear models); otherwise
+        ``fitted`` itself.
+        """
+        move = getattr(self._family, "displaced", None)
+        if move is None:
+            return fitted
+        return self.assemble(move(self.final_step(fitted), delta))
+
+    @property
+    def displaceable(self):
+        """Whether :meth:`displaced` can move the parameters (a family hook)."""
+        return hasattr(self._family, "displaced")
+
     def fit_with_updates(self, on_epoch_end, estimator_name):
         """Train once, letting ``on_epoch_end(net)`` change the weights.
 

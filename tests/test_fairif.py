@@ -526,6 +526,21 @@ def test_warm_refits_equal_cold_ones_at_a_tight_tol(biased_split):
     assert est.get_params()["warm_start"] is False
 
 
+def test_refit_starts_from_the_predicted_parameters(biased_split, monkeypatch):
+    # The warm start is stage 1 moved by the first-order parameter shift of
+    # the weights: closer than stage 1 itself, so fewer iterations, and the
+    # same solution at a tight tol.
+    import sklearn_fairif._fairif as fairif_module
+
+    est = LogisticRegression(tol=1e-10, max_iter=10_000)
+    predicted = _fit(FairIFClassifier(est, alpha=1.0), biased_split)
+    monkeypatch.setattr(fairif_module, "parameter_shift",  # no shift: stage 1
+                        lambda adapter, *a, **k: np.zeros(adapter.n_params))
+    plain = _fit(FairIFClassifier(est, alpha=1.0), biased_split)
+    assert_allclose(predicted.estimator_.coef_, plain.estimator_.coef_, rtol=1e-6)
+    assert predicted.estimator_.n_iter_[0] < plain.estimator_.n_iter_[0]
+
+
 def test_parallel_alpha_path_equals_serial(biased_split):
     alphas = [0.01, 0.1, 1.0]
     serial = _fit(FairIFClassifier(alpha=alphas, refit_start="initial"),

@@ -108,6 +108,23 @@ class LinearAdapter:
         model.fit(X, y, sample_weight=sample_weight, **fit_params)
         return model.set_params(warm_start=original)
 
+    @staticmethod
+    def displaced(fitted, delta):
+        """Return a copy of ``fitted`` with its parameters moved by ``delta``.
+
+        ``delta`` is in the adapter's order, ``[coef, intercept]`` (no
+        intercept entry without ``fit_intercept``): a warm start for
+        :meth:`warm_fit` predicted by
+        :func:`~sklearn_fairif.influence.parameter_shift`.
+        """
+        model = copy.deepcopy(fitted)
+        delta = np.asarray(delta, dtype=float)
+        d = model.coef_.shape[1]
+        model.coef_ = model.coef_ + delta[:d].reshape(model.coef_.shape)
+        if model.fit_intercept:
+            model.intercept_ = model.intercept_ + delta[d:d + 1]
+        return model
+
     def __init__(self, estimator, X, y, sample_weight):
         self.X = check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64)
         n, d = self.X.shape

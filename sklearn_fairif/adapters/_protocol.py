@@ -95,6 +95,10 @@ class ModelFamily(Protocol):
     it, the block is built once).
     ``prepare_fit_data(estimator, X, y01)`` is an optional hook that turns the
     0/1 targets and the inputs into what the family's ``fit`` expects.
+    ``warm_fit(fitted, X, y, sample_weight)`` (refit from a solution) and
+    ``displaced(fitted, delta)`` (a copy with the parameters moved by
+    ``delta``, in the adapter's order) are optional hooks of convex families:
+    with both, a refit starts from the first-order prediction of its solution.
     """
 
     @staticmethod

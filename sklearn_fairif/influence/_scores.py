@@ -135,3 +135,53 @@ class InfluenceProjection:
         t = self.adapter.from_numpy(transpose(D))
         product = self.adapter.to_numpy(t.T @ self.u)
         return -np.asarray(product) / self.adapter.n_samples
+
+
+def parameter_shift(adapter, solver, D, *, damping=0.0, base_weight=None):
+    """First-order change of the parameters for weight changes ``D``.
+
+    ``delta[:, b] = -(1/n) H^-1 sum_i D[i, b] s_i grad ell_i``: the
+    implicit-function prediction of ``theta(1 + D[:, b]) - theta(1)``, the
+    same linearisation the influence makes. It needs the optional
+    ``influence_dot_t`` adapter hook.
+
+    Parameters
+    ----------
+    adapter : adapter
+        A fitted model behind the adapter protocol, with ``influence_dot_t``.
+    solver : solver instance
+        Computes ``(H + damping I)^-1 b`` (an :class:`ExactSolver` that already
+        solved on this adapter reuses its factorisation).
+    D : ndarray of shape (n_samples,) or (n_samples, b)
+        Changes of FairIF's weights.
+    damping : float, default=0.0
+        Added to the Hessian's diagonal.
+    base_weight : ndarray of shape (n_samples,), default=None
+        The user's sample weights, which FairIF's weights multiply.
+
+    Returns
+    -------
+    delta : ndarray of shape (n_params,) or (n_params, b)
+        In NumPy, in the adapter's parameter order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_fairif.adapters import make_adapter
+    >>> from sklearn_fairif.influence import ExactSolver, parameter_shift
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 3))
+    >>> y = (X[:, 0] + rng.normal(size=200) > 0).astype(int)
+    >>> adapter = make_adapter(LogisticRegression().fit(X, y), X, y)
+    >>> parameter_shift(adapter, ExactSolver(), np.full(200, 0.1)).shape
+    (4,)
+    """
+    D = np.asarray(D, dtype=float)
+    columns = D.reshape(len(D), -1)
+    if base_weight is not None:
+        columns = columns * np.asarray(base_weight)[:, None]
+    rhs = adapter.from_numpy(adapter.influence_dot_t(columns))
+    delta = -np.asarray(adapter.to_numpy(solver.solve(adapter, rhs, damping)),
+                        dtype=float) / adapter.n_samples
+    return delta.ravel() if D.ndim == 1 else delta

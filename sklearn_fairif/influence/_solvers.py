@@ -11,6 +11,7 @@ constraint) are solved together, one batched HVP per iteration.
 
 import numbers
 import warnings
+import weakref
 
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
@@ -65,6 +66,21 @@ class ExactSolver(BaseEstimator):
         -------
         u : array of shape (P, k)
         """
+        factor = self._factor(adapter, damping)
+        return adapter.from_numpy(cho_solve(factor, adapter.to_numpy(b)))
+
+    def _factor(self, adapter, damping):
+        """Cholesky factor of the damped Hessian, kept for the same adapter.
+
+        A later solve on the same adapter and damping (e.g. the parameter
+        shifts of the refits' warm starts) costs only the triangular solves.
+        """
+        # Keyed weakly by the adapter: the factor lives as long as the
+        # adapter (one fit), and is never pickled with a fitted solver_.
+        cache = self.__dict__.setdefault("_factors", weakref.WeakKeyDictionary())
+        cached = cache.get(adapter)
+        if cached is not None and cached[0] == damping:
+            return cached[1]
         H = np.array(adapter.to_numpy(adapter.hessian()), dtype=float)
         H[np.diag_indices_from(H)] += damping
         try:
@@ -75,7 +91,13 @@ class ExactSolver(BaseEstimator):
                 "or an unregularised one on separable data); increase `damping` "
                 "or use solver='cg'."
             ) from exc
-        return adapter.from_numpy(cho_solve(factor, adapter.to_numpy(b)))
+        cache[adapter] = (damping, factor)
+        return factor
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_factors", None)
+        return state
 
 
 class CGSolver(BaseEstimator):

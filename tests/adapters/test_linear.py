@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 import pytest
+from numpy.testing import assert_allclose
 from scipy import sparse
 from scipy.optimize import minimize
 from scipy.special import expit
@@ -385,6 +386,22 @@ def test_influence_dot_t_is_the_transpose_of_influence_dot(case_id, fmt):
     assert got.shape == (adapter.n_params, 4)
     err = _rel(got.T @ U, D.T @ adapter.influence_dot(U))
     assert err < 1e-12, f"influence_dot_t vs influence_dot: {err:.2e}"
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_displaced_moves_the_parameters_of_a_copy(fit_intercept):
+    X, y, _, _ = _data()
+    est = LogisticRegression(fit_intercept=fit_intercept).fit(X, y)
+    adapter = LinearAdapter(est, X, y, np.ones(len(y)))
+    delta = np.arange(adapter.n_params, dtype=float) / 10
+    moved = LinearAdapter.displaced(est, delta)
+    assert moved is not est
+    assert_allclose(moved.coef_.ravel(), est.coef_.ravel() + delta[:X.shape[1]])
+    shift = delta[X.shape[1]:] if fit_intercept else 0.0  # no intercept entry
+    assert_allclose(moved.intercept_, est.intercept_ + shift)
+    # The margins move by [X, 1] @ delta: the adapter's parameter order.
+    assert_allclose(moved.decision_function(X),
+                    est.decision_function(X) + adapter._jac(X, delta[:, None])[:, 0])
 
 
 # -------------------------------------------------------- sparse == dense
