@@ -9,6 +9,10 @@
   benchmarks page links to; a new result file appears without editing the
   docs. Only the wrapper (a label, the file's own title and a download link
   per file) is written here; MyST parses the Markdown.
+- **Gallery figures in pages.** :doc:`choosing_alpha` shows figures of the
+  ``plot_alpha_path.py`` example (``auto_examples/images/``). Under
+  ``-D plot_gallery=0`` the examples do not run and those files do not exist;
+  only then are missing images not warned about.
 - **API coverage.** Every public name of the package must appear in
   ``api.rst``; a missing one is a warning, so an error under ``-W``.
 - **Shapes in docstrings.** ``of shape (n_features_in_,)`` would make
@@ -137,6 +141,17 @@ def quote_shape_names(app, what, name, obj, options, lines):
             lambda m: _TRAILING_UNDERSCORE.sub(r"`\1`", m.group(0)), line)
 
 
+# ---------------------------------------------------------- gallery figures
+def allow_missing_gallery_figures(app):
+    """Suppress "image file not readable" when the examples are not run."""
+    plot = app.config.plot_gallery  # a bool, or "0" / "False" from -D
+    if isinstance(plot, str):
+        plot = plot.strip().lower() not in {"0", "false", "no", "off", ""}
+    if not plot:
+        app.config.suppress_warnings = [*app.config.suppress_warnings,
+                                        "image.not_readable"]
+
+
 # ---------------------------------------------------------------- API check
 def check_api_coverage(app):
     api = (Path(app.srcdir) / "api.rst").read_text()
@@ -153,6 +168,7 @@ def setup(app):
     # Before numpydoc (priority 500) turns the sections into rst.
     app.connect("autodoc-process-docstring", quote_shape_names, priority=400)
     app.connect("builder-inited", check_api_coverage)
+    app.connect("builder-inited", allow_missing_gallery_figures)
     app.connect("builder-inited", render_benchmarks)
     app.connect("builder-inited", run_cli)
     app.connect("doctree-read", report_included_errors)

@@ -3,6 +3,7 @@
 ORDER = [
     "plot_quickstart.py",
     "plot_sample_weights.py",
+    "plot_alpha_path.py",
     "plot_grid_search.py",
     "plot_non_differentiable.py",
     "plot_skorch_mlp.py",

@@ -192,6 +192,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
 
     See Also
     --------
+    AlphaPathDisplay : Plot ``cv_results_``: how ``alpha_`` was chosen.
     sklearn_fairif.metrics.average_odds_difference : The paper's AOD metric.
 
     Notes

@@ -2,8 +2,9 @@
 
 ``fairif demo`` runs on a bundled data set, ``fairif fit`` on a CSV file. Both
 fit the model without weights (ERM) and with FairIF's weights, print their test
-metrics side by side, and write a report folder: ``report.md``, a plot of
-accuracy against fairness over ``alpha``, and a summary of who was reweighted.
+metrics side by side, and write a report folder: ``report.md``, plots of
+accuracy against fairness over ``alpha`` and of both against ``alpha``
+(``alpha_path.png``), and a summary of who was reweighted.
 ``fit`` also saves the fitted model with joblib.
 
 Exit status: 0 on success; 2 on bad input or any failure, after exactly one

@@ -11,7 +11,7 @@ from pathlib import Path
 from ._common import CLIError
 
 REPORT_FILES = ("report.md", "metrics.csv", "alpha_path.csv", "weights_by_group.csv")
-PLOT_FILES = ("accuracy_vs_fairness.png", "weights_by_group.png")
+PLOT_FILES = ("accuracy_vs_fairness.png", "alpha_path.png", "weights_by_group.png")
 
 
 def _has_matplotlib():

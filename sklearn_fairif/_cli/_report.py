@@ -84,7 +84,7 @@ def _write_report(result, args, out, extra_files=()):
 
 
 def _plots(result, args, out):
-    """Write the two figures; without matplotlib, write none and say so."""
+    """Write the three figures; without matplotlib, write none and say so."""
     try:
         import matplotlib
     except ImportError:
@@ -101,6 +101,10 @@ def _plots(result, args, out):
         fig.savefig(out / "accuracy_vs_fairness.png", bbox_inches="tight")
         plt.close(fig)
         written.append("accuracy_vs_fairness.png")
+        fig = _plot_gap_and_accuracy(result)
+        fig.savefig(out / "alpha_path.png", bbox_inches="tight")
+        plt.close(fig)
+        written.append("alpha_path.png")
         fig = _plot_weights(plt, result)
         fig.savefig(out / "weights_by_group.png", bbox_inches="tight")
         plt.close(fig)
@@ -146,6 +150,16 @@ def _plot_alpha_path(plt, result, args):
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
     return fig
+
+
+def _plot_gap_and_accuracy(result):
+    """Plot the validation gap and accuracy against alpha (AlphaPathDisplay)."""
+    from .. import AlphaPathDisplay
+
+    problem = result.problem
+    display = AlphaPathDisplay.from_estimator(result.clf, X_val=problem.X_val,
+                                              y_val=problem.y_val)
+    return display.figure_
 
 
 def _plot_weights(plt, result):
@@ -308,6 +322,12 @@ def _report_markdown(result, args, plots, files):
     ]
     if "accuracy_vs_fairness.png" in plots:
         lines += ["![accuracy vs fairness](accuracy_vs_fairness.png)", ""]
+    if "alpha_path.png" in plots:
+        lines += ["The same path against alpha: the validation gap (left axis) "
+                  "and accuracy (right axis) of each refit, the accuracy that "
+                  "`--tol` allows (dashed), the alphas outside it shaded, and "
+                  "the chosen alpha (vertical line).", "",
+                  "![gap and accuracy against alpha](alpha_path.png)", ""]
     path = result.path.rename(columns={
         "val_accuracy": "validation accuracy", "val_gap": f"validation {gap_name}"})
     erm_row = pd.DataFrame([{"alpha": "ERM", "validation accuracy":

@@ -61,7 +61,8 @@ def test_demo_german_writes_the_report(tmp_path, capsys):
                  "weights_by_group.csv"]:
         assert (out / name).is_file(), name
     if HAS_MATPLOTLIB:  # the plots are optional (the report extra)
-        for name in ["accuracy_vs_fairness.png", "weights_by_group.png"]:
+        for name in ["accuracy_vs_fairness.png", "alpha_path.png",
+                     "weights_by_group.png"]:
             assert (out / name).read_bytes()[:8] == PNG_MAGIC
 
     metrics = pd.read_csv(out / "metrics.csv", index_col=0)
@@ -87,6 +88,7 @@ def test_demo_german_writes_the_report(tmp_path, capsys):
     assert "|:---" in report or "```" in report
     if HAS_MATPLOTLIB:
         assert "](accuracy_vs_fairness.png)" in report
+        assert "](alpha_path.png)" in report
         assert "](weights_by_group.png)" in report
 
 
@@ -204,6 +206,7 @@ def test_report_without_matplotlib(tmp_path, capsys, monkeypatch):
     assert "plots skipped" in stdout
     assert (out / "report.md").is_file() and (out / "weights_by_group.csv").is_file()
     assert not (out / "accuracy_vs_fairness.png").exists()
+    assert not (out / "alpha_path.png").exists()
     assert "![" not in (out / "report.md").read_text()
 
 

@@ -118,6 +118,33 @@ def test_existing_output_needs_overwrite(tmp_path, csv, capsys, no_fit, name):
     assert snapshot(old) == before
 
 
+def test_alpha_path_png_is_written_and_never_replaced_without_overwrite(
+        tmp_path, csv, capsys):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "r"
+    status, _, err = run(fit_args(csv, out, "--quiet", "--alpha", "0.01,0.1,1"),
+                         capsys)
+    assert status == 0, err
+    png = out / "alpha_path.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "](alpha_path.png)" in (out / "report.md").read_text()
+
+    # Another run's, or the user's, alpha_path.png alone blocks a run.
+    for name in [p.name for p in out.iterdir() if p != png]:
+        (out / name).unlink()
+    png.write_text("mine")
+    before = snapshot(png)
+    status, _, err = run(fit_args(csv, out, "--quiet"), capsys)
+    assert_one_error_line(status, err, "alpha_path.png", "already exist",
+                          "--overwrite")
+    assert snapshot(png) == before
+    assert not (out / "report.md").exists()  # refused before writing anything
+
+    status, _, err = run(fit_args(csv, out, "--quiet", "--overwrite"), capsys)
+    assert status == 0, err
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_existing_model_out_needs_overwrite(tmp_path, csv, capsys, no_fit):
     model = tmp_path / "mine.joblib"
     model.write_text("precious")
