@@ -100,7 +100,7 @@ class CrossFitPlan:
 
     def __init__(self, objective, y_val, s_val, folds, *, temperature,
                  surrogate, random_state, max_utility_rows,
-                 max_weight_change, margins=None):
+                 max_weight_change, margins=None, margin_columns=True):
         self.objective = objective
         self.folds = folds
         self.n_folds = int(folds.max()) + 1
@@ -126,10 +126,14 @@ class CrossFitPlan:
         members = [cells]
         self.has_utility = y_val is not None
         self.utility_rows = np.array([], dtype=int)
+        self.margin_columns = margin_columns and self.has_utility
         if self.has_utility:
-            self.utility_rows = _utility_rows(folds, max_utility_rows,
-                                              random_state, margins)
-            members.append(MarginColumns(self.utility_rows, len(folds)))
+            # Predicted through a MarginShift, every row's margin is cheap.
+            self.utility_rows = (
+                _utility_rows(folds, max_utility_rows, random_state, margins)
+                if margin_columns else np.arange(len(folds)))
+            if margin_columns:
+                members.append(MarginColumns(self.utility_rows, len(folds)))
             self.y_utility = np.asarray(y_val)[self.utility_rows]
             self.fold_utility = folds[self.utility_rows]
             self.fold_sizes = np.bincount(folds, minlength=K)
@@ -180,26 +184,24 @@ class CrossFitPlan:
 
         Parameters
         ----------
-        influence : ndarray of shape (n_samples, n_columns) or (n_samples, n_cells)
-            The plan's columns; only the cells when ``margin_influence`` is
-            given.
+        influence : ndarray of shape (n_samples, n_columns)
+            The plan's columns.
         values : ndarray of shape (n_columns,)
-        margin_influence : ndarray or InfluenceProjection, default=None
-            The utility rows' margin influence (n_samples, n_utility_rows) held
-            apart, e.g. implicitly (see
-            :func:`~sklearn_fairif.influence.compute_influence`'s
-            ``implicit_columns``).
+        margin_influence : MarginShift, default=None
+            The margins' predictor, for a plan without margin columns
+            (``margin_columns=False``).
 
         Returns
         -------
         z : ndarray of shape (n_utility_rows,)
             Stage-1 margins of the utility rows.
-        A_z : ndarray or InfluenceProjection of shape (n_samples, n_utility_rows)
-            Derivative of each margin with respect to each training weight.
+        A_z : ndarray of shape (n_samples, n_utility_rows) or MarginShift
+            Derivative of each margin with respect to each training weight
+            (or what gives its products ``D.T @ A_z``).
         """
+        if not self.margin_columns:
+            return margin_influence.z[self.utility_rows], margin_influence
         u = slice(self.n_cells, self.n_cells + len(self.utility_rows))
-        if margin_influence is not None:
-            return values[u], margin_influence
         return values[u], influence[:, u]
 
     def stack(self, constraints):
@@ -232,12 +234,12 @@ class CrossFitPlan:
         Parameters
         ----------
         influence : ndarray of shape (n_samples, n_columns)
-            Influence on :attr:`constraints`' columns at the stage-1 model
-            (only the ``n_cells`` cell columns with ``margin_influence``).
+            Influence on :attr:`constraints`' columns at the stage-1 model.
         values : ndarray of shape (n_columns,)
             Their values at the stage-1 model.
-        margin_influence : ndarray or InfluenceProjection, default=None
-            The margin columns' influence held apart (see :meth:`margins`).
+        margin_influence : MarginShift, default=None
+            Required by a plan without margin columns: predicts the held-out
+            margins (see :meth:`margins`).
         alphas : array-like of float, default=None
             Candidates, :data:`DEFAULT_ALPHAS` (1e-4 to 10, 16 log-spaced
             values) when None.
@@ -251,12 +253,14 @@ class CrossFitPlan:
         """
         influence = np.asarray(influence, dtype=float)
         values = np.asarray(values, dtype=float)
-        width = self.n_columns if margin_influence is None else self.n_cells
-        if influence.ndim != 2 or influence.shape[1] != width:
+        if influence.ndim != 2 or influence.shape[1] != self.n_columns:
             raise ValueError(
-                f"influence should have {width} columns (the plan's), "
+                f"influence should have {self.n_columns} columns (the plan's), "
                 f"got shape {influence.shape}."
             )
+        if self.margin_columns == (margin_influence is not None):
+            raise ValueError("margin_influence is needed exactly when the plan "
+                             "has no margin columns (margin_columns=False).")
         if values.shape != (self.n_columns,):
             raise ValueError(
                 f"values should have shape ({self.n_columns},), got {values.shape}."
@@ -388,6 +392,25 @@ def _chunks(values, size):
     return [values[i:i + size] for i in range(0, len(values), size)]
 
 
+class MarginShift:
+    """Validation margins under weight changes, predicted to first order.
+
+    ``z`` are the stage-1 margins; ``shift(D)`` returns their change for the
+    training-weight changes ``D`` (n, b), shape (m, b): the margins' JVP along
+    the parameter shift of :func:`~sklearn_fairif.influence.parameter_shift`.
+    It stands for the n × m margin influence ``A_z`` through its products
+    (:meth:`rmatmat`), so every validation row is tracked at the cost of one
+    data pass per batch of weight changes.
+    """
+
+    def __init__(self, z, shift):
+        self.z, self._shift = np.asarray(z, dtype=float), shift
+
+    def rmatmat(self, D):
+        """Return ``D.T @ A_z``, shape (b, m)."""
+        return np.asarray(self._shift(np.asarray(D, dtype=float))).T
+
+
 def choose_alpha(alphas, gap, utility_change, weight_change, *, tol,
                  max_weight_change=None):
     """Apply the selection rule to per-fold predictions (pure).
@@ -438,7 +461,8 @@ def choose_alpha(alphas, gap, utility_change, weight_change, *, tol,
 def make_crossfit_plan(objective, y_val, s_val, *, n_folds=5, random_state=None,
                        temperature=1.0, surrogate="softmax",
                        max_utility_rows="auto", n_samples=None,
-                       max_weight_change=None, margins=None):
+                       max_weight_change=None, margins=None,
+                       margin_columns=True):
     """Build the folds and the cell constraints that ``alpha="auto"`` needs.
 
     Parameters
@@ -475,6 +499,11 @@ def make_crossfit_plan(objective, y_val, s_val, *, n_folds=5, random_state=None,
         the decision boundary (else a random subset). Not the default: on
         COMPAS the rows near the boundary flip both ways and under-count the
         accuracy lost further away (it chose alpha=1e-4 at -9 points).
+    margin_columns : bool, default=True
+        Track the utility rows' margins as influence columns. False: every
+        validation row is tracked and :meth:`CrossFitPlan.select` needs a
+        :class:`MarginShift` (``max_utility_rows`` and ``margins`` are then
+        unused).
 
     Returns
     -------
@@ -517,4 +546,5 @@ def make_crossfit_plan(objective, y_val, s_val, *, n_folds=5, random_state=None,
         max_utility_rows=max_utility_rows,
         max_weight_change=max_weight_change,
         margins=None if margins is None else np.asarray(margins, dtype=float),
+        margin_columns=margin_columns,
     )

@@ -306,12 +306,8 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         return {"influence_params": self.influence_params, "verbose": self.verbose}
 
     def _compute_influence(self, model, fitted, constraints, weights=None, *,
-                           adapter=None, implicit_columns=0):
-        """One influence pass at ``fitted`` (trained with ``weights``).
-
-        The last ``implicit_columns`` constraints' influence comes back as
-        ``result.projection`` (see :func:`compute_influence`).
-        """
+                           adapter=None):
+        """One influence pass at ``fitted`` (trained with ``weights``)."""
         if adapter is None:
             adapter = model.adapter(fitted, weights, **self._adapter_options())
         with progress_bar("influence (iHVP)", self.verbose) as bar:
@@ -320,7 +316,6 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
                 damping=self.damping, base_weight=model.sample_weight,
                 random_state=self.random_state,
                 progress=None if bar is None else bar.update,
-                implicit_columns=implicit_columns,
             )
 
     def _solves_directly(self, adapter):

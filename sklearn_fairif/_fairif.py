@@ -10,7 +10,7 @@ from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._alpha import make_crossfit_plan
+from ._alpha import MarginShift, make_crossfit_plan
 from ._base import BaseInfluenceReweighting
 from ._objectives import FairnessConstraints
 from ._weights import solve_weights
@@ -393,32 +393,37 @@ class FairIFClassifier(BaseInfluenceReweighting):
         """
         with timed_stage(times, STAGE_INFLUENCE, self._log_name):
             adapter = model.adapter(fitted, **self._adapter_options())
+            # With an exact solve and the two transposed hooks, one parameter
+            # shift predicts the refits' starts and every held-out margin.
+            shifts = self._solves_directly(adapter) and all(
+                hasattr(adapter, hook) for hook in ("influence_dot_t", "logit_jvp"))
             plan = self._crossfit_plan(alphas, validation, len(model.sample_weight),
-                                       adapter)
-            # The margin columns are many but only ever projected: implicit.
-            implicit = 0 if plan is None else len(plan.utility_rows)
+                                       adapter, margin_columns=not shifts)
             result, extra = _split_columns(
                 self._compute_influence(
                     model, fitted,
                     constraints if plan is None else plan.stack(constraints),
-                    adapter=adapter, implicit_columns=implicit),
+                    adapter=adapter),
                 constraints.n_constraints)
         shift = None
-        if (model.convex and model.displaceable and self._solves_directly(adapter)
-                and hasattr(adapter, "influence_dot_t")):
+        if shifts:
             shift = partial(parameter_shift, adapter, result.solver,
                             damping=result.damping, base_weight=model.sample_weight)
+        warm_shift = shift if model.convex and model.displaceable else None
         if plan is not None:
+            margins = None
+            if not plan.margin_columns:
+                margins = _margin_shift(adapter, model.Xt_val, shift)
             with timed_stage(times, STAGE_SELECTION, self._log_name):
-                selection = plan.select(
-                    extra.influence, extra.gaps, tol=self.tol,
-                    margin_influence=extra.projection)
-            return result, [selection.alpha], selection, shift
+                selection = plan.select(extra.influence, extra.gaps, tol=self.tol,
+                                        margin_influence=margins)
+            return result, [selection.alpha], selection, warm_shift
         if alphas == "auto":  # a validation set too small to cross-fit
-            return result, [DEFAULT_ALPHA], None, shift
-        return result, alphas, None, shift
+            return result, [DEFAULT_ALPHA], None, warm_shift
+        return result, alphas, None, warm_shift
 
-    def _crossfit_plan(self, alphas, validation, n_samples, adapter):
+    def _crossfit_plan(self, alphas, validation, n_samples, adapter, *,
+                       margin_columns=True):
         """Return the cross-fitting plan of ``alpha="auto"`` (None otherwise).
 
         Also None, with a warning, when the validation set is too small to
@@ -443,6 +448,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
             self.objective, validation.y, validation.s,
             random_state=self.random_state, temperature=self.temperature,
             surrogate=self.surrogate, n_samples=n_samples,
+            margin_columns=margin_columns,
         )
 
     def _constraints(self, validation):
@@ -568,10 +574,17 @@ class FairIFClassifier(BaseInfluenceReweighting):
 
 def _split_columns(result, k):
     """Split an influence result into the first ``k`` columns and the rest."""
-    first = replace(result, influence=result.influence[:, :k], gaps=result.gaps[:k],
-                    projection=None)
+    first = replace(result, influence=result.influence[:, :k], gaps=result.gaps[:k])
     rest = replace(result, influence=result.influence[:, k:], gaps=result.gaps[k:])
     return first, rest
+
+
+def _margin_shift(adapter, X_val, shift):
+    """Return the validation margins with their first-order change under ``shift``."""
+    def margins_change(D):
+        return adapter.logit_jvp(X_val, shift(D))
+
+    return MarginShift(adapter.decision_function(X_val), margins_change)
 
 
 def _cv_results(path, selection):

@@ -8,6 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn_fairif import FairIFClassifier
 from sklearn_fairif._alpha import (
     DEFAULT_ALPHAS,
+    MarginShift,
     choose_alpha,
     make_crossfit_plan,
     make_folds,
@@ -16,7 +17,12 @@ from sklearn_fairif._objectives import OBJECTIVES, FairnessConstraints
 from sklearn_fairif._staging import ReweightedModel
 from sklearn_fairif._weights import solve_weights
 from sklearn_fairif.datasets import make_biased_classification
-from sklearn_fairif.influence import ExactSolver, compute_influence, influence_scores
+from sklearn_fairif.influence import (
+    ExactSolver,
+    compute_influence,
+    influence_scores,
+    parameter_shift,
+)
 
 
 def _labels(m=300, n_groups=2, seed=0):
@@ -190,26 +196,37 @@ def test_predicted_heldout_gaps_track_refits():
     assert pearsonr(predicted, refitted)[0] > 0.9
 
 
-def test_implicit_margin_influence_selects_like_the_dense_columns():
-    # The estimator keeps the margins' influence implicit (only projected);
-    # the selection must equal the one made from the dense columns.
+@pytest.mark.parametrize("class_weight", [None, "balanced"])
+def test_margin_shift_selects_like_the_margin_columns(class_weight):
+    # The estimator predicts every held-out margin through one parameter
+    # shift per batch of weight changes; the selection must equal the one
+    # made from one influence column per (every) validation row.
     X, y, X_val, y_val, s_val = _problem(seed=3)
-    plan = make_crossfit_plan("equalized_odds", y_val, s_val, random_state=0)
-    model = ReweightedModel(LogisticRegression(), X, y, classes=np.unique(y),
-                            sample_weight=np.ones(len(y)), X_val=X_val)
+    model = ReweightedModel(LogisticRegression(class_weight=class_weight), X, y,
+                            classes=np.unique(y), sample_weight=np.ones(len(y)),
+                            X_val=X_val)
     adapter = model.adapter(model.fit())
-    dense = compute_influence(adapter, plan.constraints, X_val, "exact")
-    split = compute_influence(adapter, plan.constraints, X_val, "exact",
-                              implicit_columns=len(plan.utility_rows))
-    ref = plan.select(dense.influence, dense.gaps)
-    got = plan.select(split.influence, split.gaps,
-                      margin_influence=split.projection)
+    columns = make_crossfit_plan("equalized_odds", y_val, s_val, random_state=0,
+                                 max_utility_rows=len(y_val))
+    dense = compute_influence(adapter, columns.constraints, X_val, "exact")
+    ref = columns.select(dense.influence, dense.gaps)
+    plan = make_crossfit_plan("equalized_odds", y_val, s_val, random_state=0,
+                              margin_columns=False)
+    assert plan.n_columns == plan.n_cells
+    np.testing.assert_array_equal(plan.utility_rows, np.arange(len(y_val)))
+    cells = compute_influence(adapter, plan.constraints, X_val, "exact")
+    solver = cells.solver
+    margins = MarginShift(adapter.decision_function(X_val), lambda D: adapter.logit_jvp(
+        X_val, parameter_shift(adapter, solver, D, damping=cells.damping)))
+    got = plan.select(cells.influence, cells.gaps, margin_influence=margins)
     assert got.alpha == ref.alpha
     for key, value in ref.cv_results.items():
         np.testing.assert_allclose(got.cv_results[key], value, rtol=1e-9,
                                    atol=1e-12, err_msg=key)
-    with pytest.raises(ValueError, match="columns"):
-        plan.select(dense.influence, dense.gaps, margin_influence=split.projection)
+    with pytest.raises(ValueError, match="margin_influence"):
+        plan.select(cells.influence, cells.gaps)
+    with pytest.raises(ValueError, match="margin_influence"):
+        columns.select(dense.influence, dense.gaps, margin_influence=margins)
 
 
 def test_auto_alpha_in_the_estimator():

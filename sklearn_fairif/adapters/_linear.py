@@ -185,6 +185,11 @@ class LinearAdapter:
         X = check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64)
         return self._jac_t(X, np.asarray(G, dtype=float))
 
+    def logit_jvp(self, X, V):
+        """``grad z_j . V[:, c]`` for every row of ``X``, shape (m, k)."""
+        X = check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64)
+        return self._jac(X, np.asarray(V, dtype=float))
+
     def hvp(self, V, batch=None):
         """Hessian of the mean objective times V (P × k); ``batch`` subsamples."""
         V = np.asarray(V, dtype=float)

@@ -90,9 +90,12 @@ class ModelFamily(Protocol):
     with ``U``; it defaults to ``grad_dot`` and differs only when the model
     rescales samples as a function of the weights (balanced class weights).
     ``influence_dot_t(D)`` is its optional transpose, ``sum_i D[i, b]`` times
-    that derivative, shape (P, b): with it, ``alpha="auto"`` projects the
-    validation margins' influence without building an n × m block (without
-    it, the block is built once).
+    that derivative, shape (P, b), and ``logit_jvp(X, V)`` the optional
+    transpose of ``logit_vjp`` (``grad z_j . V[:, c]``, shape (m, k)): with
+    both and an exact solve, ``alpha="auto"`` predicts every validation
+    margin under a weight change through one parameter shift
+    (:func:`~sklearn_fairif.influence.parameter_shift`) instead of one
+    influence column per tracked row.
     ``prepare_fit_data(estimator, X, y01)`` is an optional hook that turns the
     0/1 targets and the inputs into what the family's ``fit`` expects.
     ``warm_fit(fitted, X, y, sample_weight)`` (refit from a solution) and

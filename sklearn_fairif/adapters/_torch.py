@@ -444,6 +444,25 @@ class SkorchAdapter:
                     total += _batched_grad(margins, theta, G[index].T).T
         return total
 
+    def logit_jvp(self, X, V):
+        """``grad z_j . V[:, c]`` for every row of ``X``, NumPy (m, k).
+
+        One vmapped forward-mode ``jvp`` of the batch's margins along all k
+        columns (the transpose of :meth:`logit_vjp`).
+        """
+        X = self._inputs(X)
+        V = self.from_numpy(V)
+        out = []
+        with self._eval():
+            for index in self._batches(_length(X)):
+                xb = _take(X, index, self.device)
+
+                def margins(theta, xb=xb):
+                    return self._head.margin(self._forward(theta, xb))
+
+                out.append(_batched_jvp(margins, self.theta, V.T).T)
+        return self.to_numpy(torch.cat(out)).astype(float)
+
     def as_index(self, rows):
         """Row indices as an int64 tensor on the device (for LiSSA's batches)."""
         if isinstance(rows, torch.Tensor):

@@ -68,73 +68,13 @@ def influence_scores(adapter, constraints, X_val, solver, *, damping=0.0,
     """
     gaps, grad = constraint_gradients(adapter, constraints, X_val)
     u = solver.solve(adapter, grad, damping, progress=progress)
-    return influence_from_ihvp(adapter, u, base_weight), gaps
-
-
-def influence_from_ihvp(adapter, u, base_weight=None):
-    """Return the influence columns ``-(1/n) s_i grad ell_i^T u_c`` (one data pass).
-
-    Parameters
-    ----------
-    adapter : adapter
-        A fitted model behind the adapter protocol.
-    u : array of shape (P, k)
-        ``H^-1 grad g_c`` per column, in the adapter's array type.
-    base_weight : ndarray of shape (n_samples,), default=None
-        The user's sample weights.
-
-    Returns
-    -------
-    influence : ndarray of shape (n_samples, k)
-    """
     # Optional protocol hook: adapters whose internal per-sample scaling
     # depends on the weights (balanced class weights) correct grad_dot.
     dot = getattr(adapter, "influence_dot", adapter.grad_dot)
     influence = -np.asarray(dot(u)) / adapter.n_samples
     if base_weight is not None:
         influence = influence * np.asarray(base_weight)[:, None]
-    return influence
-
-
-class InfluenceProjection:
-    """Influence columns kept implicit: only ``D.T @ A`` is ever formed.
-
-    ``A`` (n × k) is the influence of :func:`influence_from_ihvp`. When the
-    adapter has the optional ``influence_dot_t`` hook,
-    :meth:`rmatmat` costs one data pass for all columns of ``D`` whatever
-    ``k``; otherwise ``A`` is built once, on first use. (A
-    ``scipy.sparse.linalg.LinearOperator`` would need the forward product as
-    well, which nothing here uses.)
-
-    Parameters
-    ----------
-    adapter : adapter
-        A fitted model behind the adapter protocol.
-    u : array of shape (P, k)
-        ``H^-1 grad g_c`` per column.
-    base_weight : ndarray of shape (n_samples,), default=None
-        The user's sample weights.
-    """
-
-    def __init__(self, adapter, u, base_weight=None):
-        self.adapter, self.u, self.base_weight = adapter, u, base_weight
-        self.shape = (adapter.n_samples, u.shape[1])
-        self._dense = None
-
-    def rmatmat(self, D):
-        """Return ``D.T @ A``, shape (b, k), for ``D`` of shape (n, b)."""
-        D = np.asarray(D, dtype=float)
-        transpose = getattr(self.adapter, "influence_dot_t", None)
-        if transpose is None:
-            if self._dense is None:
-                self._dense = influence_from_ihvp(self.adapter, self.u,
-                                                  self.base_weight)
-            return D.T @ self._dense
-        if self.base_weight is not None:
-            D = D * np.asarray(self.base_weight)[:, None]
-        t = self.adapter.from_numpy(transpose(D))
-        product = self.adapter.to_numpy(t.T @ self.u)
-        return -np.asarray(product) / self.adapter.n_samples
+    return influence, gaps
 
 
 def parameter_shift(adapter, solver, D, *, damping=0.0, base_weight=None):

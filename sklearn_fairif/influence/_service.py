@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.base import clone
 
-from ._scores import InfluenceProjection, constraint_gradients, influence_from_ihvp
+from ._scores import influence_scores
 from ._solvers import CGSolver, ExactSolver, LissaSolver, NotPositiveDefiniteError
 
 _SOLVERS = {"exact": ExactSolver, "cg": CGSolver, "lissa": LissaSolver}
@@ -37,16 +37,12 @@ class InfluenceResult:
         The damping the solve used.
     solver : solver instance
         The fitted solver clone (``n_iter_``, ``scale_`` ... set on it).
-    projection : InfluenceProjection or None
-        The last ``implicit_columns`` columns (see :func:`compute_influence`),
-        kept implicit; their values are the last entries of ``gaps``.
     """
 
     influence: np.ndarray
     gaps: np.ndarray
     damping: float
     solver: object
-    projection: InfluenceProjection | None = None
 
 
 def resolve_solver(solver, adapter, *, random_state=None):
@@ -76,7 +72,7 @@ def resolve_solver(solver, adapter, *, random_state=None):
 
 def compute_influence(adapter, constraints, X_val, solver="auto", *,
                       damping="auto", base_weight=None, random_state=None,
-                      progress=None, implicit_columns=0):
+                      progress=None):
     """Influence of every training sample on every validation constraint.
 
     Parameters
@@ -102,12 +98,6 @@ def compute_influence(adapter, constraints, X_val, solver="auto", *,
         subsample).
     progress : callable, default=None
         Called once per solver iteration.
-    implicit_columns : int, default=0
-        How many of the last constraints get only their iHVP solved: their
-        influence is returned as ``result.projection``, whose products
-        ``D.T @ A`` cost one data pass per batch of ``D`` instead of building
-        an n × k block (many columns, few products: the cross-fitting's
-        margins).
 
     Returns
     -------
@@ -135,29 +125,19 @@ def compute_influence(adapter, constraints, X_val, solver="auto", *,
     >>> result.influence.shape
     (200, 2)
     """
-    k = constraints.n_constraints
-    if isinstance(implicit_columns, bool) or not isinstance(
-            implicit_columns, (int, np.integer)) or not 0 <= implicit_columns <= k:
-        raise ValueError(
-            f"implicit_columns should be an int in [0, {k}] (the number of "
-            f"constraints), got {implicit_columns!r}."
-        )
     auto = isinstance(damping, str) and damping == "auto"
     value = adapter.default_damping if auto else float(damping)
     tries = _AUTO_DAMPING_TRIES if auto else 1
     for attempt in range(tries):
         instance = resolve_solver(solver, adapter, random_state=random_state)
         try:
-            gaps, grad = constraint_gradients(adapter, constraints, X_val)
-            u = instance.solve(adapter, grad, value, progress=progress)
+            influence, gaps = influence_scores(
+                adapter, constraints, X_val, instance, damping=value,
+                base_weight=base_weight, progress=progress,
+            )
         except NotPositiveDefiniteError:
             if attempt == tries - 1:
                 raise
             value = value * 10.0 if value > 0 else _DAMPING_FLOOR
             continue
-        k = u.shape[1] - implicit_columns
-        influence = influence_from_ihvp(adapter, u[:, :k], base_weight)
-        projection = None
-        if implicit_columns:
-            projection = InfluenceProjection(adapter, u[:, k:], base_weight)
-        return InfluenceResult(influence, gaps, value, instance, projection)
+        return InfluenceResult(influence, gaps, value, instance)

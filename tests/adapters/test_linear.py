@@ -388,6 +388,19 @@ def test_influence_dot_t_is_the_transpose_of_influence_dot(case_id, fmt):
     assert err < 1e-12, f"influence_dot_t vs influence_dot: {err:.2e}"
 
 
+@pytest.mark.parametrize("fmt", FMTS)
+@pytest.mark.parametrize("case_id", ["lr_C100", "liblinear_is3", "sgd_a1e-2"])
+def test_logit_jvp_is_the_transpose_of_logit_vjp(case_id, fmt):
+    est, _, X, y, sw, X_val = _objective(case_id, fmt)
+    adapter = LinearAdapter(est, X, y, sw)
+    rng = np.random.default_rng(12)
+    V = rng.standard_normal((adapter.n_params, 3))
+    G = rng.standard_normal((X_val.shape[0], 2))
+    jvp = adapter.logit_jvp(X_val, V)
+    assert jvp.shape == (X_val.shape[0], 3)
+    assert _rel(G.T @ jvp, adapter.logit_vjp(X_val, G).T @ V) < 1e-12
+
+
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_displaced_moves_the_parameters_of_a_copy(fit_intercept):
     X, y, _, _ = _data()

@@ -362,7 +362,7 @@ def test_influence_params_last_layer_and_names():
         SkorchAdapter(net, X, yt, np.ones(len(y)), influence_params=["nope"])
 
 
-def test_influence_dot_t_is_the_transpose_of_grad_dot():
+def test_transposed_hooks_are_the_transposes():
     X, y = _data()
     torch.manual_seed(0)
     net = _net("binary", _HeadFirst().double(), max_epochs=5)
@@ -375,6 +375,12 @@ def test_influence_dot_t_is_the_transpose_of_grad_dot():
     got = adapter.to_numpy(adapter.influence_dot_t(D))
     assert got.shape == (adapter.n_params, 4)
     assert_allclose(got.T @ U, D.T @ adapter.grad_dot(U), rtol=1e-10, atol=1e-12)
+    # logit_jvp is likewise the transpose of logit_vjp.
+    G = rng.standard_normal((len(y), 2))
+    jvp = adapter.logit_jvp(X, U)
+    assert jvp.shape == (len(y), 3)
+    assert_allclose(G.T @ jvp, adapter.to_numpy(adapter.logit_vjp(X, G)).T @ U,
+                    rtol=1e-10, atol=1e-12)
 
 
 def test_default_solver_is_exact_for_small_parameter_sets():
