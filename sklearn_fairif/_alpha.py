@@ -61,6 +61,11 @@ DEFAULT_ALPHAS = np.logspace(-4, 1, 16)
 UTILITY_BUDGET = 2_000_000
 MIN_UTILITY_ROWS = 300
 
+# Dual-gradient tolerance of the selection's weight solves (gap units): far
+# below any gap difference the choice could turn on, one Newton step fewer
+# than the final solve's 1e-13.
+SELECTION_TOL = 1e-9
+
 # Alphas whose margin changes share one transposed data pass: fewer passes
 # (one per chunk, a pass over the training set for a network), little work
 # wasted past the scan's early stop.
@@ -334,7 +339,8 @@ class CrossFitPlan:
         for chunk in _chunks(range(n_a - 1, -1, -1), ALPHAS_PER_PASS):
             D = {}
             for j in chunk:
-                D[j] = np.column_stack([p.solve(alphas[j])[0] - 1.0 for p in paths])
+                D[j] = np.column_stack([p.solve(alphas[j], tol=SELECTION_TOL)[0] - 1.0
+                                        for p in paths])
                 for k, (_, _, A_ho, g_ho, *_rest) in enumerate(problems):
                     gap[k, j] = np.mean(np.abs(g_ho + D[j][:, k] @ A_ho))
                     change[k, j] = np.mean(D[j][:, k] ** 2)
