@@ -25,11 +25,13 @@ and the linear term is noise (measured: Pearson of predicted vs refitted
 held-out accuracy change near 0; the prototype with log-loss chose alphas that
 cost COMPAS 7 accuracy points while the predicted loss *fell*). What does
 carry the loss of accuracy is the nonlinearity of the 0/1 loss: rows crossing
-the decision boundary. So the plan also holds the influence on the *margin* of
-each validation row (up to ``max_utility_rows`` of them, a random subset), and
-the held-out accuracy is computed exactly at the predicted margins
-``z + A_z^T (w - 1)``: first order in the weights, no refit, nonlinear in the
-margins. See
+the decision boundary. So the held-out accuracy is computed exactly at the
+predicted margins ``z + A_z^T (w - 1)``: first order in the weights, no refit,
+nonlinear in the margins. With an exact solve and the adapter's transposed
+hooks, a :class:`MarginShift` predicts every validation row's margin from one
+parameter shift per batch of weight changes (``J_val H^-1 G^T (w - 1)``, one
+data pass for 4 alphas x K folds); otherwise the plan holds one influence
+column per tracked row (``max_utility_rows`` of them, a random subset). See
 ``benchmarks/results/select_alpha.md`` for the measurements.
 """
 
