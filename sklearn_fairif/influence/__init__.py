@@ -10,7 +10,7 @@ each constraint. The iHVP solvers (:class:`ExactSolver`, :class:`CGSolver`,
 
 from .._objectives import FairnessConstraints, stack_constraints
 from .._weights import solve_weights
-from ._scores import constraint_gradients, influence_scores
+from ._scores import constraint_gradients, influence_dot, influence_scores
 from ._service import InfluenceResult, compute_influence, resolve_solver
 from ._solvers import (
     CGSolver,
@@ -28,6 +28,7 @@ __all__ = [
     "NotPositiveDefiniteError",
     "compute_influence",
     "constraint_gradients",
+    "influence_dot",
     "influence_scores",
     "resolve_solver",
     "solve_weights",
