@@ -58,6 +58,12 @@ class LinearAdapter:
 
     # A convex training objective: a refit may start from any solution.
     convex = True
+    #: The influence pass is one product ``X @ U``; below this many
+    #: multiply-adds (stored values of X times k, ~0.1 s on one core) it is
+    #: not split into joblib blocks: on Adult (7e5) it takes 1 ms, which two
+    #: threads made 17-21x slower and two processes 33-49x
+    #: (benchmarks/results/influence_jobs.md).
+    min_split_products = 10**8
 
     @staticmethod
     def supports(estimator):
@@ -243,9 +249,14 @@ class LinearAdapter:
         A task holds its block's rows of ``X`` and residuals and all of ``U``
         (P x k, small): a process or cluster backend ships ``X`` once in all.
         The balanced-class correction needs whole-class totals, so it is
-        applied to the stacked blocks.
+        applied to the stacked blocks. ``None`` (the single pass) below
+        :attr:`min_split_products` multiply-adds: the product is then faster
+        than sending it anywhere.
         """
         U = np.asarray(U, dtype=float)
+        stored = self.X.nnz if sparse.issparse(self.X) else self.X.size
+        if stored * U.shape[1] < self.min_split_products:
+            return None
         residual = self._residual()
         # Row slices of a CSC matrix are slow and copy everything: one CSR.
         X = self.X.tocsr() if getattr(self.X, "format", None) == "csc" else self.X

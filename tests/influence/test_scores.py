@@ -17,6 +17,12 @@ from sklearn_fairif.influence import (
 FORMATS = {"dense": np.asarray, "csr": sparse.csr_matrix, "csc": sparse.csc_matrix}
 
 
+@pytest.fixture
+def split_small(monkeypatch):
+    """Let the linear adapter split these small problems too."""
+    monkeypatch.setattr(LinearAdapter, "min_split_products", 0)
+
+
 def _adapter(fmt, class_weight=None, n=600, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, 4))
@@ -30,7 +36,8 @@ def _adapter(fmt, class_weight=None, n=600, seed=0):
 @pytest.mark.parametrize("backend", ["threading", "loky"])
 @pytest.mark.parametrize("class_weight", [None, "balanced"])
 @pytest.mark.parametrize("fmt", list(FORMATS))
-def test_linear_blocks_equal_the_single_pass(fmt, class_weight, backend):
+def test_linear_blocks_equal_the_single_pass(fmt, class_weight, backend,
+                                            split_small):
     adapter, U = _adapter(fmt, class_weight)
     serial = adapter.influence_dot(U)
     # Two jobs, as elsewhere in the suite: loky's workers are then reused.
@@ -43,7 +50,7 @@ def test_linear_blocks_equal_the_single_pass(fmt, class_weight, backend):
         assert not np.allclose(serial, adapter.grad_dot(U))
 
 
-def test_linear_tasks_carry_only_their_rows():
+def test_linear_tasks_carry_only_their_rows(split_small):
     adapter, U = _adapter("csc")
     row_tasks = adapter.influence_dot_tasks(U, 4)
     sizes = [args[0].shape[0] for _, args in row_tasks.tasks]
@@ -55,8 +62,8 @@ def test_linear_tasks_carry_only_their_rows():
 class _Counting:
     """An adapter wrapper that counts the calls of the single pass."""
 
-    def __init__(self, adapter, decline=False):
-        self.inner, self.calls, self.decline = adapter, [], decline
+    def __init__(self, adapter):
+        self.inner, self.calls = adapter, []
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
@@ -67,7 +74,20 @@ class _Counting:
 
     def influence_dot_tasks(self, U, n_blocks):
         self.calls.append("tasks")
-        return None if self.decline else self.inner.influence_dot_tasks(U, n_blocks)
+        return self.inner.influence_dot_tasks(U, n_blocks)
+
+
+def test_a_small_linear_pass_is_not_split():
+    adapter, U = _adapter("dense")
+    assert adapter.influence_dot_tasks(U, 2) is None  # 600 x 4 x 3 products
+    adapter.min_split_products = 600 * 4 * 3
+    assert len(adapter.influence_dot_tasks(U, 2).tasks) == 2
+    adapter.min_split_products += 1
+    counting = _Counting(adapter)
+    with joblib.parallel_config(backend="threading"):
+        got = influence_dot(counting, U, n_jobs=2)
+    assert counting.calls == ["tasks", "single"]
+    assert_array_equal(got, adapter.influence_dot(U))
 
 
 def test_one_job_runs_the_single_pass_without_tasks():
@@ -75,14 +95,6 @@ def test_one_job_runs_the_single_pass_without_tasks():
     counting = _Counting(adapter)
     assert_array_equal(influence_dot(counting, U), adapter.influence_dot(U))
     assert counting.calls == ["single"]
-
-
-def test_an_adapter_that_declines_keeps_the_single_pass():
-    adapter, U = _adapter("dense")
-    counting = _Counting(adapter, decline=True)
-    with joblib.parallel_config(backend="threading"):
-        influence_dot(counting, U, n_jobs=2)
-    assert counting.calls == ["tasks", "single"]
 
 
 class _GradDotOnly:
@@ -117,7 +129,7 @@ def test_a_single_block_is_not_sent_to_a_worker():
     assert_array_equal(got, np.zeros((3, 1)))  # the single pass, not the task
 
 
-def test_combine_defaults_to_stacking_the_blocks():
+def test_combine_defaults_to_stacking_the_blocks(split_small):
     adapter, U = _adapter("dense")
     row_tasks = adapter.influence_dot_tasks(U, 2)
 
@@ -133,7 +145,7 @@ def test_combine_defaults_to_stacking_the_blocks():
     assert_array_equal(got, adapter.grad_dot(U))
 
 
-def test_compute_influence_passes_n_jobs_to_the_pass(biased_split):
+def test_compute_influence_passes_n_jobs_to_the_pass(biased_split, split_small):
     X, y, X_val, y_val, s_val = biased_split[:5]
     adapter = LinearAdapter(LogisticRegression().fit(X, y), X, y, np.ones(len(y)))
     constraints = FairnessConstraints("equalized_odds", y_val, s_val)
