@@ -13,6 +13,7 @@ One script per question, each writing its own file(s) in the results folder:
 - ``weight_solver``: the weight solver's time against n.
 - ``rounds``: ``n_rounds`` > 1 against the residual gap.
 - ``iffair``: IFFair against FairIF, one objective at a time.
+- ``influence_jobs``: ``n_jobs`` and the influence pass (threads, processes).
 
 Usage::
 
@@ -33,7 +34,8 @@ import time
 from _common import add_mode_arguments, output_dir, quiet_warnings
 
 SCRIPTS = ("compare_tabular", "fairif_linear", "frontier", "fidelity", "scale",
-           "valsize", "synthetic", "cnn", "weight_solver", "rounds", "iffair")
+           "valsize", "synthetic", "cnn", "weight_solver", "rounds", "iffair",
+           "influence_jobs")
 
 
 def main(argv=None):
