@@ -151,9 +151,22 @@ def network(config):
     return adapter.batch_size, adapter.n_params, _rows(config, measures)
 
 
+def _load_torch():
+    """The loky workers' first task: import torch.
+
+    loky measures a worker's memory after its first task and replaces a
+    worker that later grows by 300 MB, as importing torch does: a worker
+    started without torch would be replaced, and torch imported again, in
+    the middle of the timings.
+    """
+    from sklearn_fairif.adapters import SkorchAdapter
+
+    return SkorchAdapter.__name__
+
+
 def run(config, out, command):
     with joblib.parallel_config(backend="loky"):  # workers up before timing
-        joblib.Parallel(n_jobs=2)(joblib.delayed(np.ones)(1) for _ in range(2))
+        joblib.Parallel(n_jobs=2)(joblib.delayed(_load_torch)() for _ in range(2))
     shape, P, lin_rows = linear(config)
     batch, P_net, net_rows = network(config)
     body = (
