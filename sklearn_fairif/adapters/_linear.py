@@ -60,8 +60,8 @@ class LinearAdapter:
     convex = True
     #: The influence pass is one product ``X @ U``; below this many
     #: multiply-adds (stored values of X times k, ~0.1 s on one core) it is
-    #: not split into joblib blocks: on Adult (7e5) it takes 1 ms, which two
-    #: threads made 17-21x slower and two processes 33-49x
+    #: not split into joblib blocks: on Adult (7e5) it takes 1-4 ms, which
+    #: two threads made 8-21x slower and two processes 33-49x
     #: (benchmarks/results/influence_jobs.md).
     min_split_products = 10**8
 
