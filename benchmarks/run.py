@@ -14,6 +14,7 @@ One script per question, each writing its own file(s) in the results folder:
 - ``rounds``: ``n_rounds`` > 1 against the residual gap.
 - ``iffair``: IFFair against FairIF, one objective at a time.
 - ``select_alpha_nets``: ``alpha="auto"`` for a network (last-layer influence).
+- ``influence_jobs``: ``n_jobs`` and the influence pass (threads, processes).
 
 Usage::
 
@@ -35,7 +36,7 @@ from _common import add_mode_arguments, output_dir, quiet_warnings
 
 SCRIPTS = ("compare_tabular", "fairif_linear", "frontier", "fidelity", "scale",
            "valsize", "synthetic", "cnn", "weight_solver", "rounds", "iffair",
-           "select_alpha_nets")
+           "select_alpha_nets", "influence_jobs")
 
 
 def main(argv=None):

@@ -307,7 +307,12 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
 
     def _compute_influence(self, model, fitted, constraints, weights=None, *,
                            adapter=None):
-        """One influence pass at ``fitted`` (trained with ``weights``)."""
+        """One influence pass at ``fitted`` (trained with ``weights``).
+
+        The pass over the training rows after the solves runs in ``n_jobs``
+        joblib blocks for an estimator with that parameter (FairIF's); the
+        others run it here.
+        """
         if adapter is None:
             adapter = model.adapter(fitted, weights, **self._adapter_options())
         with progress_bar("influence (iHVP)", self.verbose) as bar:
@@ -316,6 +321,7 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
                 damping=self.damping, base_weight=model.sample_weight,
                 random_state=self.random_state,
                 progress=None if bar is None else bar.update,
+                n_jobs=getattr(self, "n_jobs", None),
             )
 
     def _solves_directly(self, adapter):

@@ -129,8 +129,14 @@ class FairIFClassifier(BaseInfluenceReweighting):
     n_jobs : int, default=None
         Refits of a list of ``alpha`` run in parallel through joblib (``None``
         means 1 unless in a :func:`joblib.parallel_config` context; ``-1``
-        means all processors). Under ``joblib.parallel_config(backend="dask")``
-        they run on a Dask cluster (see :ref:`user_guide_scale_out`).
+        means all processors), and so do blocks of training rows of the
+        influence pass after the iHVP solves (the per-sample products
+        ``s_i grad ell_i^T u_c``). Under
+        ``joblib.parallel_config(backend="dask")`` both run on a Dask cluster
+        (see :ref:`user_guide_scale_out`). For a network on the CPU the pass
+        is one forward-mode product per row, which processes (loky, Dask)
+        share out; threads take turns. A linear model's pass is one matrix
+        product, kept in this process unless it is very large.
     tol : float, default=0.01
         Validation-accuracy tolerance when choosing ``alpha`` (``"auto"`` or
         a list).

@@ -9,6 +9,7 @@ MODULES = [
     "sklearn_fairif._fairif", "sklearn_fairif._iffair",
     "sklearn_fairif._validation_set", "sklearn_fairif.influence._service",
     "sklearn_fairif.influence._solvers", "sklearn_fairif.adapters._registry",
+    "sklearn_fairif.adapters._protocol",
     "sklearn_fairif.utils._tabular",
 ]
 

@@ -5,7 +5,7 @@ when a network is actually wrapped (``SkorchAdapter`` is loaded on first access)
 """
 
 from ._linear import LinearAdapter
-from ._protocol import InfluenceAdapter, ModelFamily
+from ._protocol import InfluenceAdapter, ModelFamily, RowTasks, row_blocks
 from ._registry import (
     check_accepts_sample_weight,
     fit_weighted,
@@ -17,11 +17,13 @@ __all__ = [
     "InfluenceAdapter",
     "LinearAdapter",
     "ModelFamily",
+    "RowTasks",
     "SkorchAdapter",
     "check_accepts_sample_weight",
     "fit_weighted",
     "get_adapter_class",
     "make_adapter",
+    "row_blocks",
 ]
 
 

@@ -31,6 +31,8 @@ from sklearn.utils import check_array
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.extmath import safe_sparse_dot
 
+from ._protocol import RowTasks, row_blocks
+
 # Above this many parameters a dense P × P Hessian costs more than CG needs.
 MAX_EXACT_PARAMS = 2000
 
@@ -56,6 +58,12 @@ class LinearAdapter:
 
     # A convex training objective: a refit may start from any solution.
     convex = True
+    #: The influence pass is one product ``X @ U``; below this many
+    #: multiply-adds (stored values of X times k, ~0.1 s on one core) it is
+    #: not split into joblib blocks: on Adult (7e5) it takes 1-4 ms, which
+    #: two threads made 8-21x slower and two processes 33-49x
+    #: (benchmarks/results/influence_jobs.md).
+    min_split_products = 10**8
 
     @staticmethod
     def supports(estimator):
@@ -156,10 +164,7 @@ class LinearAdapter:
 
     def _jac(self, X, V):
         """``[X, 1] @ V`` for V of shape (P, k)."""
-        out = safe_sparse_dot(X, V[: X.shape[1]], dense_output=True)
-        if self.fit_intercept:
-            out = out + V[-1]
-        return np.asarray(out)
+        return _jac(X, V, self.fit_intercept)
 
     def _jac_t(self, X, R):
         """``[X, 1].T @ R`` for R of shape (m, k)."""
@@ -240,10 +245,14 @@ class LinearAdapter:
         H[np.diag_indices_from(H)] += self._regulariser()
         return H
 
+    def _residual(self):
+        """``d ell_i / d z_i``, class weight included."""
+        return self.cw * (self.p - self.y)
+
     def grad_dot(self, U):
         """``grad ell_i . U[:, c]`` for every training sample, (n, k)."""
-        residual = self.cw * (self.p - self.y)
-        return residual[:, None] * self._jac(self.X, np.asarray(U, dtype=float))
+        return _grad_dot_rows(self.X, self._residual(), np.asarray(U, dtype=float),
+                              self.fit_intercept)
 
     def influence_dot(self, U):
         """Differentiate the weighted gradient by each sample's weight, dot U.
@@ -254,7 +263,34 @@ class LinearAdapter:
         also rescales its whole class, adding ``Q / S - Q_{y_i} / S_{y_i}`` with
         ``Q_y`` the weighted sum of :meth:`grad_dot` over class ``y``.
         """
-        out = self.grad_dot(U)
+        return self._rebalance(self.grad_dot(U))
+
+    def influence_dot_tasks(self, U, n_blocks):
+        """:meth:`influence_dot` as one task per block of rows (a RowTasks).
+
+        A task holds its block's rows of ``X`` and residuals and all of ``U``
+        (P x k, small): a process or cluster backend ships ``X`` once in all.
+        The balanced-class correction needs whole-class totals, so it is
+        applied to the stacked blocks. ``None`` (the single pass) below
+        :attr:`min_split_products` multiply-adds: the product is then faster
+        than sending it anywhere.
+        """
+        U = np.asarray(U, dtype=float)
+        stored = self.X.nnz if sparse.issparse(self.X) else self.X.size
+        if stored * U.shape[1] < self.min_split_products:
+            return None
+        residual = self._residual()
+        # Row slices of a CSC matrix are slow and copy everything: one CSR.
+        X = self.X.tocsr() if getattr(self.X, "format", None) == "csc" else self.X
+        tasks = [(_grad_dot_rows, (X[rows], residual[rows], U, self.fit_intercept))
+                 for rows in row_blocks(self.n_samples, n_blocks)]
+        return RowTasks(tasks, combine=self._stack_blocks)
+
+    def _stack_blocks(self, blocks):
+        return self._rebalance(np.vstack(blocks))
+
+    def _rebalance(self, out):
+        """Add the balanced class weights' correction to ``grad_dot``'s ``out``."""
         if self.balanced:
             b = self.fit_weight[:, None]
             Q = {c: (b * out)[self.y == c].sum(0) for c in (0.0, 1.0)}
@@ -297,6 +333,23 @@ class LinearAdapter:
     def from_numpy(a):
         """Identity: this adapter computes in NumPy."""
         return np.asarray(a, dtype=float)
+
+
+def _jac(X, V, fit_intercept):
+    """``[X, 1] @ V`` for V of shape (P, k)."""
+    out = safe_sparse_dot(X, V[: X.shape[1]], dense_output=True)
+    if fit_intercept:
+        out = out + V[-1]
+    return np.asarray(out)
+
+
+def _grad_dot_rows(X, residual, U, fit_intercept):
+    """``grad ell_i . U`` for the rows ``X`` with residuals ``d ell_i / d z_i``.
+
+    A module-level function of its rows only: what a joblib worker runs for one
+    block (see :meth:`LinearAdapter.influence_dot_tasks`).
+    """
+    return residual[:, None] * _jac(X, U, fit_intercept)
 
 
 def _class_weights(estimator, y, sample_weight):

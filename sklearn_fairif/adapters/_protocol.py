@@ -16,6 +16,8 @@ Adding a model family
 3. Test it against finite differences and refits (``tests/adapters/``).
 """
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 
@@ -96,6 +98,11 @@ class ModelFamily(Protocol):
     margin under a weight change through one parameter shift
     (:func:`~sklearn_fairif.influence.parameter_shift`) instead of one
     influence column per tracked row.
+    ``influence_dot_tasks(U, n_blocks)`` is another optional instance method:
+    the pass of ``influence_dot`` (or ``grad_dot``) split over blocks of
+    training rows, returned as :class:`RowTasks` (or ``None`` to keep the
+    single pass, e.g. on an accelerator), which ``n_jobs`` runs through
+    joblib. Without it the pass always runs in the calling process.
     ``prepare_fit_data(estimator, X, y01)`` is an optional hook that turns the
     0/1 targets and the inputs into what the family's ``fit`` expects.
     ``warm_fit(fitted, X, y, sample_weight)`` (refit from a solution) and
@@ -115,3 +122,49 @@ class ModelFamily(Protocol):
     @staticmethod
     def fit(estimator, X, y, sample_weight, **fit_params):
         """Fit a clone of ``estimator`` (never mutated) with ``sample_weight``."""
+
+
+@dataclass(frozen=True)
+class RowTasks:
+    """The influence pass of one adapter, split over blocks of training rows.
+
+    What an adapter's optional ``influence_dot_tasks(U, n_blocks)`` returns.
+    Each task carries only its block's rows (and what every block shares), so
+    a process or cluster backend ships the training data once in all rather
+    than once per block.
+
+    Attributes
+    ----------
+    tasks : sequence of (callable, tuple)
+        ``function(*args)`` gives one block's rows of ``grad_dot(U)``, NumPy
+        ``(rows, k)``; blocks are contiguous and in row order. The functions
+        must be picklable (module-level) for process-based backends.
+    combine : callable, default=None
+        Turns the list of block results into ``influence_dot(U)`` ``(n, k)``;
+        ``None`` stacks them. Whole-data corrections (balanced class weights'
+        class totals) belong here.
+    """
+
+    tasks: Sequence[tuple]
+    combine: Callable | None = None
+
+
+def row_blocks(n_rows, n_blocks, granularity=1):
+    """At most ``n_blocks`` contiguous slices of ``range(n_rows)``, in order.
+
+    Block edges fall on multiples of ``granularity`` (an adapter's batch size,
+    so that each block evaluates the very batches of the single pass).
+
+    Examples
+    --------
+    >>> from sklearn_fairif.adapters import row_blocks
+    >>> row_blocks(10, 3)
+    [slice(0, 3, None), slice(3, 6, None), slice(6, 10, None)]
+    >>> row_blocks(10, 3, granularity=4)
+    [slice(0, 4, None), slice(4, 8, None), slice(8, 10, None)]
+    """
+    units = -(-n_rows // granularity)  # ceil
+    n_blocks = max(1, min(n_blocks, units))
+    edges = [min(n_rows, granularity * (units * b // n_blocks))
+             for b in range(n_blocks + 1)]
+    return [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]

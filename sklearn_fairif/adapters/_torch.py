@@ -28,12 +28,15 @@ math kernel for attention; see :func:`_exact_backends`):
   by default on a fixed subsample of ``default_hessian_samples`` rows;
 * ``grad_dot`` is a vmapped forward-mode ``jvp`` of the per-sample losses
   along the ``u_c`` per batch, so no ``n x P`` matrix of per-sample gradients
-  is built.
+  is built; on the CPU, ``influence_dot_tasks`` splits it into blocks of
+  whole batches for joblib workers.
 
 Peak extra memory is therefore ``O(k * batch * P + P)``.
 """
 
 import contextlib
+import copy
+import threading
 from collections.abc import Mapping
 
 import numpy as np
@@ -41,6 +44,7 @@ import torch
 from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
 from torch.func import functional_call
 
+from ._protocol import RowTasks, row_blocks
 from ._skorch_training import fit_weighted_net, prepare_fit_data
 from ._torch_net import (
     _as_tensor,
@@ -92,6 +96,10 @@ _HESSIAN_CHUNK = 128
 # Up to this many influence parameters the exact solver is the default: the
 # dense Hessian is 8 batched HVP passes and 8 MB (float64).
 MAX_EXACT_PARAMS = 1024
+
+# Serialises the influence blocks that joblib's threads (or a Dask worker's)
+# run in one process, see _grad_dot_block.
+_BLOCK_LOCK = threading.Lock()
 
 
 class SkorchAdapter:
@@ -559,17 +567,8 @@ class SkorchAdapter:
         end.
         """
         U = self.from_numpy(U)
-        out = torch.empty(self.n_samples, U.shape[1], dtype=self.dtype,
-                          device=self.device)
         with self._eval():
-            for index in self._batches(self.n_samples, desc="influence"):
-                xb = _take(self._X, index, self.device)
-                yb = self._y[index]
-
-                def losses(theta, xb=xb, yb=yb):
-                    return self._losses(theta, xb, yb)
-
-                out[index] = _batched_jvp(losses, self.theta, U.T).T
+            out = self._grad_dot_rows(self._X, self._y, U, desc="influence")
         return self.to_numpy(out).astype(float)
 
     def influence_dot_t(self, D):
@@ -590,6 +589,49 @@ class SkorchAdapter:
                     total += _batched_grad(losses, theta, D[index].T).T
         return total
 
+    def _grad_dot_rows(self, X, y, U, desc=None):
+        """``grad ell_i . U`` for the rows ``X``, ``y``, batch by batch (a tensor)."""
+        n = y.shape[0]
+        out = torch.empty(n, U.shape[1], dtype=self.dtype, device=self.device)
+        for index in self._batches(n, desc=desc):
+            xb = _take(X, index, self.device)
+            yb = y[index]
+
+            def losses(theta, xb=xb, yb=yb):
+                return self._losses(theta, xb, yb)
+
+            out[index] = _batched_jvp(losses, self.theta, U.T).T
+        return out
+
+    def influence_dot_tasks(self, U, n_blocks):
+        """:meth:`grad_dot` as one task per block of whole batches (a RowTasks).
+
+        Each block evaluates the very batches of the single pass. A task holds
+        its block's rows (copies: a pickled view would carry the whole
+        storage) and one data-free copy of the adapter that all tasks share
+        (a Dask backend sends it to each worker once). Blocks run in
+        parallel across processes (loky, a Dask cluster) only; threads take
+        turns (see :func:`_grad_dot_block`), torch's own threads using the
+        cores. A net on an accelerator returns ``None``: its single pass
+        already runs in parallel on the device, and the rows would have to
+        leave it.
+        """
+        if self.device.type != "cpu":
+            return None
+        worker, U = self._for_workers(), self.from_numpy(U)
+        blocks = row_blocks(self.n_samples, n_blocks, self.batch_size or 1)
+        tasks = [(_grad_dot_block, (worker, _own_rows(self._X, rows),
+                                    self._y[rows].clone(), U))
+                 for rows in blocks]
+        return RowTasks(tasks)
+
+    def _for_workers(self):
+        """Return a shallow copy without the training data, net or caches."""
+        worker = copy.copy(self)
+        worker.net = worker._X = worker._y = worker._sw = None
+        worker._hessian_data = worker._input_cache = worker._batch_cache = None
+        return worker
+
     def to_numpy(self, a):
         """Return a NumPy copy of a tensor (moved off the device)."""
         if isinstance(a, torch.Tensor):
@@ -602,6 +644,25 @@ class SkorchAdapter:
             return a.to(device=self.device, dtype=self.dtype)
         return torch.as_tensor(np.asarray(a, dtype=float), dtype=self.dtype,
                                device=self.device)
+
+
+def _grad_dot_block(adapter, X, y, U):
+    """``grad_dot`` on one block of training rows: what a joblib worker runs.
+
+    ``adapter`` comes from :meth:`SkorchAdapter._for_workers`. Blocks in one
+    process run one at a time: torch's forward-mode AD levels, like the
+    backend flags and the module's modes that ``_eval`` sets, are global, not
+    per thread.
+    """
+    with _BLOCK_LOCK, adapter._eval():
+        return adapter.to_numpy(adapter._grad_dot_rows(X, y, U)).astype(float)
+
+
+def _own_rows(X, rows):
+    """Rows ``rows`` (a slice) of the inputs, as tensors of their own."""
+    if isinstance(X, Mapping):
+        return {k: _own_rows(v, rows) for k, v in X.items()}
+    return X[rows].clone()
 
 
 def default_hessian_samples(n):

@@ -10,7 +10,12 @@ each constraint. The iHVP solvers (:class:`ExactSolver`, :class:`CGSolver`,
 
 from .._objectives import FairnessConstraints, stack_constraints
 from .._weights import solve_weights
-from ._scores import constraint_gradients, influence_scores, parameter_shift
+from ._scores import (
+    constraint_gradients,
+    influence_dot,
+    influence_scores,
+    parameter_shift,
+)
 from ._service import InfluenceResult, compute_influence, resolve_solver
 from ._solvers import (
     CGSolver,
@@ -28,6 +33,7 @@ __all__ = [
     "NotPositiveDefiniteError",
     "compute_influence",
     "constraint_gradients",
+    "influence_dot",
     "influence_scores",
     "parameter_shift",
     "resolve_solver",

@@ -72,7 +72,7 @@ def resolve_solver(solver, adapter, *, random_state=None):
 
 def compute_influence(adapter, constraints, X_val, solver="auto", *,
                       damping="auto", base_weight=None, random_state=None,
-                      progress=None):
+                      progress=None, n_jobs=None):
     """Influence of every training sample on every validation constraint.
 
     Parameters
@@ -98,6 +98,12 @@ def compute_influence(adapter, constraints, X_val, solver="auto", *,
         subsample).
     progress : callable, default=None
         Called once per solver iteration.
+    n_jobs : int, default=None
+        After the solves, the pass over the training rows runs as this many
+        blocks through joblib (``None``: 1 unless in a
+        :func:`joblib.parallel_config` context; ``-1``: all processors, or a
+        Dask cluster's cores), see :func:`influence_dot`. The solves run in
+        this process.
 
     Returns
     -------
@@ -133,7 +139,7 @@ def compute_influence(adapter, constraints, X_val, solver="auto", *,
         try:
             influence, gaps = influence_scores(
                 adapter, constraints, X_val, instance, damping=value,
-                base_weight=base_weight, progress=progress,
+                base_weight=base_weight, progress=progress, n_jobs=n_jobs,
             )
         except NotPositiveDefiniteError:
             if attempt == tries - 1:

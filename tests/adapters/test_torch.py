@@ -10,13 +10,14 @@ import pickle
 import subprocess
 import sys
 
+import joblib
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("skorch")
 
-from numpy.testing import assert_allclose  # noqa: E402
+from numpy.testing import assert_allclose, assert_array_equal  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier  # noqa: E402
 from skorch.callbacks import Callback, EpochScoring  # noqa: E402
@@ -33,6 +34,7 @@ from sklearn_fairif.influence import (  # noqa: E402
     CGSolver,
     ExactSolver,
     LissaSolver,
+    influence_dot,
     influence_scores,
 )
 from sklearn_fairif.metrics import average_odds_difference  # noqa: E402
@@ -275,6 +277,85 @@ def test_eval_mode_dropout_and_batchnorm():
     U = np.ones((adapter.n_params, 1))
     assert_allclose(adapter.grad_dot(U), adapter.grad_dot(U))
     assert net.module_.training  # the module's mode is restored
+
+
+# ------------------------------------------------- grad_dot in joblib blocks
+def _dropout_batchnorm_net(n=200, dtype=torch.float64):
+    X, y = _data(n=n)
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(),
+                           nn.Dropout(0.5), nn.Linear(8, 1)).to(dtype)
+    net = _net("binary", module, max_epochs=5)
+    net = SkorchAdapter.fit(net, X.astype(np.float32) if dtype == torch.float32
+                            else X, y.astype(float), np.ones(n))
+    net.module_.train()
+    return net, X, y.astype(float)
+
+
+@pytest.mark.parametrize("backend", [
+    "threading",
+    # Each loky worker imports torch first: 10-15 s on a shared 2-core machine.
+    pytest.param("loky", marks=pytest.mark.slow),
+])
+def test_grad_dot_blocks_equal_the_single_pass(backend):
+    net, X, y = _dropout_batchnorm_net()
+    adapter = SkorchAdapter(net, X, y, np.ones(len(y)), batch_size=32)
+    U = np.random.default_rng(0).normal(size=(adapter.n_params, 2))
+    serial = adapter.grad_dot(U)
+    with joblib.parallel_config(backend=backend):
+        parallel = influence_dot(adapter, U, n_jobs=2)
+    assert_allclose(parallel, serial, rtol=1e-12, atol=0)
+    # Dropout was off in the workers, and the caller's state is restored.
+    assert net.module_.training
+    assert torch.backends.mha.get_fastpath_enabled()
+
+
+def test_grad_dot_blocks_are_whole_batches_and_equal_in_float32():
+    net, X, y = _dropout_batchnorm_net(dtype=torch.float32)
+    adapter = SkorchAdapter(net, X, y, np.ones(len(y)), batch_size=32)
+    row_tasks = adapter.influence_dot_tasks(np.ones((adapter.n_params, 1)), 3)
+    sizes = [args[2].shape[0] for _, args in row_tasks.tasks]
+    assert sizes == [64, 64, 72]  # 7 batches of 32 rows (the last one short)
+    # Rows of their own: pickling a view would ship the whole storage.
+    assert all(args[1].untyped_storage().nbytes() == args[1].nbytes
+               for _, args in row_tasks.tasks)
+    U = np.random.default_rng(1).normal(size=(adapter.n_params, 2))
+    with joblib.parallel_config(backend="threading"):
+        parallel = influence_dot(adapter, U, n_jobs=3)
+    # The very batches of the single pass: the same float32 rounding.
+    assert_array_equal(parallel, adapter.grad_dot(U))
+
+
+def test_grad_dot_blocks_with_dict_inputs():
+    X, y = _data(n=90)
+    Xd = SliceDict(num=X[:, :3], extra=X[:, 3:])
+
+    class TwoInputs(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.num, self.extra = nn.Linear(3, 4), nn.Linear(1, 4)
+            self.out = nn.Linear(4, 1)
+
+        def forward(self, num, extra):
+            return self.out(torch.tanh(self.num(num) + self.extra(extra)))
+
+    torch.manual_seed(0)
+    net = SkorchAdapter.fit(_net("binary", TwoInputs().double(), max_epochs=3),
+                            Xd, y.astype(float), np.ones(90))
+    adapter = SkorchAdapter(net, Xd, y.astype(float), np.ones(90), batch_size=20)
+    U = np.random.default_rng(2).normal(size=(adapter.n_params, 2))
+    with joblib.parallel_config(backend="threading"):
+        parallel = influence_dot(adapter, U, n_jobs=2)
+    assert_allclose(parallel, adapter.grad_dot(U), rtol=1e-12, atol=0)
+
+
+def test_an_accelerator_keeps_its_single_pass():
+    net, X, y = _dropout_batchnorm_net(n=64)
+    adapter = SkorchAdapter(net, X, y, np.ones(len(y)), batch_size=16)
+    U = np.ones((adapter.n_params, 1))
+    assert len(adapter.influence_dot_tasks(U, 2).tasks) == 2
+    adapter.device = torch.device("cuda")  # only its type is read
+    assert adapter.influence_dot_tasks(U, 2) is None
 
 
 # ---------------------------------------------------------------- solvers
