@@ -468,6 +468,23 @@ def test_progress_handler_reads_record_fields(capsys):
     capsys.readouterr()
 
 
+def test_progress_handler_alpha_auto(capsys):
+    # Stage 1, influence, the chosen alpha's refit; the cross-fitting step
+    # only changes the description.
+    from sklearn.linear_model import LogisticRegression
+
+    from sklearn_fairif import FairIFClassifier
+
+    X, y, s = make_biased_classification(300, random_state=0)
+    with _progress("auto", quiet=False, enabled=True) as handler:
+        clf = FairIFClassifier(LogisticRegression(), random_state=0).fit(
+            X[:200], y[:200], X_val=X[200:], y_val=y[200:], s_val=s[200:])
+        assert "heldout_gap" in clf.cv_results_  # it did cross-fit
+        assert handler.bar.n == handler.bar.total == 3
+        assert handler.refits == 1
+    capsys.readouterr()
+
+
 def test_progress_quiet_attaches_nothing():
     logger = logging.getLogger("sklearn_fairif")
     before = list(logger.handlers)
@@ -490,6 +507,7 @@ def test_stage_names_match_the_package():
 
     assert progress.STAGE_INITIAL == _logging.STAGE_INITIAL
     assert progress.STAGE_INFLUENCE == _logging.STAGE_INFLUENCE
+    assert progress.STAGE_SELECTION == _logging.STAGE_SELECTION
     assert progress.STAGE_REFIT == _logging.STAGE_REFIT
 
 
