@@ -1,10 +1,13 @@
 """Constants and the error type shared by the command line's modules."""
 
-# The alpha path tried by default: FairIF computes the influence once and refits
-# once per value, then keeps the fairest model within ``tol`` of ERM's validation
-# accuracy. A network refit costs far more than a logistic one, hence fewer.
+# --alpha when it is not given. Logistic regression: "auto", the library's
+# default: alpha chosen by cross-fitting the influence's predictions on the
+# validation set, then one refit. The MLP has more than 1024 influence
+# parameters, where "auto" cannot cross-fit and falls back to one fixed alpha;
+# three refits (each a network's training) choose among values instead.
+AUTO = "auto"
 DEFAULT_ALPHAS = {
-    "logreg": (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0),
+    "logreg": AUTO,
     "mlp": (0.01, 0.1, 1.0),
 }
 # Smallest validation set FairIF is allowed to measure a group's rates on.

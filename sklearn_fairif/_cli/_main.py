@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import _DATASETS, DEFAULT_ALPHAS, OBJECTIVES, CLIError
+from ._common import _DATASETS, AUTO, DEFAULT_ALPHAS, OBJECTIVES, CLIError
 from ._data import _csv_problem, _demo_problem
 from ._outputs import check_outputs
 from ._report import _print_result, _write_report
@@ -58,14 +58,29 @@ def _finish(problem, args, save_model=False):
 
 
 # ---------------------------------------------------------------------- main
-def _alpha_list(text):
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
+def _alpha(text):
+    """``--alpha``: ``"auto"`` (as the library spells it), or numbers > 0.
+
+    Returns ``"auto"`` or a tuple of floats (one value is a list of one).
+    """
+    if text == AUTO:
+        return AUTO
+    parts = [v.strip() for v in text.split(",")]
+    if len(parts) > 1 and AUTO in parts:
         raise argparse.ArgumentTypeError(
-            f"expected a number or comma-separated numbers, got {text!r}") from None
-    if not values or any(not np.isfinite(v) or v <= 0 for v in values):
-        raise argparse.ArgumentTypeError(f"alpha values must be > 0, got {text!r}")
+            f"'auto' cannot be combined with numbers, got {text!r}")
+    expected = f"expected 'auto', a number or comma-separated numbers, got {text!r}"
+    if text.strip().lower() == AUTO:  # the library's spelling is case-sensitive
+        expected += " (write auto in lower case)"
+    try:
+        values = [float(v) for v in parts if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(expected) from None
+    if not values:
+        raise argparse.ArgumentTypeError(expected)
+    if any(not 0 < v < np.inf for v in values):  # NaN fails too
+        raise argparse.ArgumentTypeError(
+            f"alpha values must be finite and > 0, got {text!r}")
     return tuple(values)
 
 
@@ -107,13 +122,17 @@ def _add_common(p):
                        help="which group rates to equalise on the validation set: "
                             + ", ".join(OBJECTIVES)
                             + " (default: equalized_odds, i.e. TPR and TNR)")
-    model.add_argument("--alpha", type=_alpha_list, default=None,
-                       help="one alpha, or comma-separated values to choose from "
-                            "(default: 0.001,0.003,...,1 for logreg, "
-                            "0.01,0.1,1 for mlp)")
+    model.add_argument("--alpha", type=_alpha, default=None,
+                       metavar="auto|A|A,B,...",
+                       help="auto: chosen by cross-fitting on the validation set, "
+                            "then one refit; one number: that alpha; "
+                            "comma-separated numbers: one refit each, the fairest "
+                            "within --tol kept (default: auto for logreg; "
+                            "0.01,0.1,1 for mlp, whose network is too large for "
+                            "auto to cross-fit: auto would use 0.3)")
     model.add_argument("--tol", type=_non_negative, default=0.01,
                        help="validation-accuracy loss allowed when choosing alpha "
-                            "(default: 0.01)")
+                            "(auto: predicted on held-out folds; default: 0.01)")
     model.add_argument("--damping", type=_non_negative, default=None,
                        help="Hessian damping (default: FairIFClassifier's, which "
                             "adapts it to the model)")

@@ -19,6 +19,7 @@ _LOGGER_NAME = "sklearn_fairif"
 # line may not import (private); the tests check that the two agree.
 STAGE_INITIAL = "stage 1 (unweighted fit)"
 STAGE_INFLUENCE = "influence"
+STAGE_SELECTION = "alpha selection"
 STAGE_REFIT = "stage 2 (weighted refit)"
 
 
@@ -33,12 +34,16 @@ class _FitProgressHandler(logging.Handler):
     """Progress bars fed by the ``fairif`` fields of the package's log records.
 
     One bar over FairIF's stages (stage 1, influence, one refit per alpha) and,
-    for networks, one over the epochs of the current training.
+    for networks, one over the epochs of the current training. With
+    ``alphas="auto"`` there is one refit, of the alpha the cross-fitting
+    (a step of its own, not counted) chooses.
     """
 
     def __init__(self, alphas, *, enabled):
         super().__init__(level=logging.DEBUG)
-        self.alphas = list(alphas)
+        self.auto = isinstance(alphas, str)
+        # FairIF refits a list from the largest alpha (nearest ERM) down.
+        self.alphas = [None] if self.auto else sorted(alphas, reverse=True)
         self.enabled = enabled
         self.refits = 0
         self.bar = None
@@ -70,6 +75,10 @@ class _FitProgressHandler(logging.Handler):
             self.handleError(record)
 
     def _stage(self, stage):
+        if stage == STAGE_SELECTION:
+            # The chosen alpha's refit follows; the bar does not advance.
+            self._stage_bar().set_description("FairIF: refit (chosen alpha)")
+            return
         if stage == STAGE_REFIT:
             self.refits += 1
         elif stage not in (STAGE_INITIAL, STAGE_INFLUENCE):
@@ -77,6 +86,9 @@ class _FitProgressHandler(logging.Handler):
         bar = self._stage_bar()
         if stage == STAGE_INITIAL:
             bar.set_description("FairIF: influence", refresh=False)
+        elif self.auto and self.refits == 0:
+            # Cross-fitting, then the refit (or at once the fallback's refit).
+            bar.set_description("FairIF: choosing alpha, then refit", refresh=False)
         elif self.refits < len(self.alphas):
             bar.set_description(
                 f"FairIF: refit {self.refits + 1}/{len(self.alphas)} "
@@ -112,7 +124,8 @@ def _progress(alphas, quiet, *, enabled=None):
     package logger for the block only; the logger's level is lowered to DEBUG
     meanwhile, since epochs are DEBUG records.
 
-    Yields the handler (None when quiet), so tests can inspect it.
+    ``alphas`` is ``"auto"`` or the list refitted. Yields the handler (None
+    when quiet), so tests can inspect it.
     """
     if quiet:
         yield None

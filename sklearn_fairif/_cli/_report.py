@@ -17,8 +17,7 @@ def _format_table(table):
 
 def _summary_lines(result, args):
     """Plain-language reading of the result, for the terminal and report.md."""
-    table, path = result.table, result.path
-    erm, fair = table.iloc[0], table.iloc[1]
+    erm, fair = result.table.iloc[0], result.table.iloc[1]
     gap_name = _GAP_NAMES[args.objective][0]
     lines = []
     test_metric = {"AOD": "average_odds_difference", "EOD":
@@ -31,21 +30,70 @@ def _summary_lines(result, args):
         f"{before:.3f} to {after:.3f} and accuracy went from {erm['accuracy']:.3f} "
         f"to {fair['accuracy']:.3f} ({100 * (fair['accuracy'] - erm['accuracy']):+.1f}"
         " points).")
-    n_alpha = len(path)
-    if n_alpha > 1:
-        admissible = path["val_accuracy"] >= result.erm_val["val_accuracy"] - args.tol
-        rule = (f"alpha={result.clf.alpha_:g} was chosen from {n_alpha} values: the "
-                f"smallest validation {gap_name} among those keeping validation "
-                f"accuracy within --tol={args.tol:g} of ERM's")
-        if not admissible.any():
-            rule = (f"no alpha kept validation accuracy within --tol={args.tol:g} of "
-                    f"ERM's, so the most accurate, alpha={result.clf.alpha_:g}, was "
-                    "kept; a larger --tol allows fairer, less accurate models")
-        elif result.clf.alpha_ == max(path["alpha"]):
-            rule += ("; it is the largest value tried (the mildest reweighting): "
-                     "a larger --tol allows fairer, less accurate models")
-        lines.append(rule + ".")
+    lines += _choice_lines(result, args, gap_name)
     return lines
+
+
+def _choice_lines(result, args, gap_name):
+    """Say how alpha was chosen (nothing for one alpha given)."""
+    path, alpha = result.path, result.clf.alpha_
+    if result.path_kind == "fallback":
+        return [f"--alpha auto could not cross-fit: {_fallback_reason(result)}; "
+                f"FairIF used alpha={alpha:g} (one refit); pass a list (--alpha "
+                "0.01,0.1,1) to choose among refits."]
+    if result.path_kind == "crossfit":
+        return _crossfit_lines(result, args, gap_name)
+    n_alpha = len(path)
+    if n_alpha == 1:
+        return []
+    admissible = path["val_accuracy"] >= result.erm_val["val_accuracy"] - args.tol
+    rule = (f"alpha={alpha:g} was chosen from {n_alpha} values: the "
+            f"smallest validation {gap_name} among those keeping validation "
+            f"accuracy within --tol={args.tol:g} of ERM's")
+    if not admissible.any():
+        rule = (f"no alpha kept validation accuracy within --tol={args.tol:g} of "
+                f"ERM's, so the most accurate, alpha={alpha:g}, was "
+                "kept; a larger --tol allows fairer, less accurate models")
+    elif alpha == max(path["alpha"]):
+        rule += ("; it is the largest value tried (the mildest reweighting): "
+                 "a larger --tol allows fairer, less accurate models")
+    return [rule + "."]
+
+
+def _fallback_reason(result):
+    """Why ``--alpha auto`` used its fixed fallback, from the fitted solver."""
+    from ..influence import ExactSolver
+
+    if not isinstance(result.clf.solver_, ExactSolver):
+        return ("the model's influence is solved iteratively (too many "
+                "parameters), where cross-fitting would multiply its cost")
+    return ("a group x label cell of the validation set has too few rows to "
+            "appear in two folds")
+
+
+def _crossfit_lines(result, args, gap_name):
+    """Say the cross-fitted rule in one sentence, then the chosen alpha's refit."""
+    path, alpha = result.path, result.clf.alpha_
+    rule = (f"alpha={alpha:.3g} was chosen from {len(path)} candidates by "
+            "cross-fitting on the validation set (weights solved on the other "
+            "folds, judged on each held-out fold by first-order predictions, no "
+            f"refit per candidate): the smallest predicted held-out {gap_name} "
+            "among those whose predicted held-out accuracy falls by at most "
+            f"--tol={args.tol:g}")
+    if not path["admissible"].any():
+        rule = (f"no candidate kept the predicted held-out accuracy within "
+                f"--tol={args.tol:g} (cross-fitted on the validation set), so "
+                f"the largest, alpha={alpha:.3g} (the mildest reweighting), was "
+                "used; a larger --tol allows fairer, less accurate models")
+    elif alpha == path["alpha"].max():
+        rule += "; it is the largest candidate (the mildest reweighting)"
+    chosen, erm = result.chosen_val, result.erm_val
+    refit = (f"Refitted with alpha={alpha:.3g}, validation accuracy is "
+             f"{chosen['val_accuracy']:.3f} and validation {gap_name} "
+             f"{chosen['val_gap']:.3f} (ERM: {erm['val_accuracy']:.3f} and "
+             f"{erm['val_gap']:.3f}; in-sample, on the rows the weights were "
+             "fitted to).")
+    return [rule + ".", refit]
 
 
 def _print_result(result, args):
@@ -112,15 +160,17 @@ def _plots(result, args, out):
     return written
 
 
-def _gap_label(args, n_groups):
+def _gap_label(args, n_groups, where="validation"):
     name, formula = _GAP_NAMES[args.objective]
     if n_groups == 2:
-        return f"validation {name}: {formula} (lower is fairer)"
-    return ("validation gap: mean |group rate - overall rate| of the "
+        return f"{where} {name}: {formula} (lower is fairer)"
+    return (f"{where} gap: mean |group rate - overall rate| of the "
             f"{args.objective} rates (lower is fairer)")
 
 
 def _plot_alpha_path(plt, result, args):
+    if result.path_kind == "crossfit":
+        return _plot_crossfit_tradeoff(plt, result, args)
     path, erm = result.path, result.erm_val
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     ax.axhspan(erm["val_accuracy"] - args.tol, 1.0, color="tab:green", alpha=0.08,
@@ -150,6 +200,66 @@ def _plot_alpha_path(plt, result, args):
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
     return fig
+
+
+def _plot_crossfit_tradeoff(plt, result, args):
+    """Predicted held-out accuracy change against predicted held-out gap."""
+    path = result.path[np.isfinite(result.path["heldout_gap"])]
+    gaps, changes = path["heldout_gap"], path["heldout_utility_change"]
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    span = max(changes.max() - changes.min(), 2 * args.tol, 0.01)
+    low = min(changes.min(), -args.tol) - 0.25 * span
+    high = max(changes.max(), 0.0) + 0.25 * span
+    ax.axhspan(-args.tol, high, color="tab:green", alpha=0.08, lw=0,
+               label=f"accuracy change within tol={args.tol:g}")
+    ax.axhline(0.0, color="black", lw=0.8, ls=":", label="ERM (no change)")
+    ax.plot(gaps, changes, "o-", color="tab:blue",
+            label="FairIF, one point per candidate alpha")
+    chosen = path[path["chosen"]].iloc[0]
+    ax.plot(chosen["heldout_gap"], chosen["heldout_utility_change"], "o", ms=14,
+            mfc="none", mec="tab:red", mew=2,
+            label=f"chosen: alpha={chosen['alpha']:.3g}")
+    ax.set_ylim(low, high)
+    left, right = min(0.0, gaps.min()) - 0.02 * gaps.max(), 1.1 * gaps.max() + 1e-3
+    ax.set_xlim(left, right)
+    for x, y, text in _point_labels(path, (left, right), (low, high)):
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=(5, -10),
+                    fontsize=7, color="tab:blue")
+    ax.set_xlabel(_gap_label(args, result.problem.s_val.nunique(),
+                             "predicted held-out"))
+    ax.set_ylabel("predicted change of held-out accuracy")
+    ax.set_title("Accuracy vs fairness over alpha, cross-fitted on "
+                 f"{len(result.problem.y_val):,} validation rows\nsmaller alpha = "
+                 "stronger reweighting; up and left is better", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
+    return fig
+
+
+def _point_labels(path, xlim, ylim):
+    """Return ``[(gap, change, text)]``: the alpha labels that do not overlap.
+
+    Sixteen candidates often crowd where the weights stop moving; a label
+    that would overlap one already placed (the chosen alpha's first, then from
+    the largest alpha down) is left out: the report's table has every value.
+    Boxes are estimated in axes fractions for 7-point text under the point.
+    """
+    def box(x, y, text):
+        fx = (x - xlim[0]) / (xlim[1] - xlim[0])
+        fy = (y - ylim[0]) / (ylim[1] - ylim[0])
+        return fx, fx + 0.012 * (len(text) + 1), fy - 0.045, fy
+
+    rows = sorted(path.itertuples(), key=lambda r: (not r.chosen, -r.alpha))
+    placed, labels = [], []
+    for r in rows:
+        text = f"{r.alpha:.3g}"
+        b = box(r.heldout_gap, r.heldout_utility_change, text)
+        if any(b[0] < p[1] and p[0] < b[1] and b[2] < p[3] and p[2] < b[3]
+               for p in placed):
+            continue
+        placed.append(b)
+        labels.append((r.heldout_gap, r.heldout_utility_change, text))
+    return labels
 
 
 def _plot_gap_and_accuracy(result):
@@ -251,7 +361,6 @@ def _report_markdown(result, args, plots, files):
     from .. import __version__
 
     p = result.problem
-    gap_name = _GAP_NAMES[args.objective][0]
     command = "fairif " + " ".join(args.argv)
     lines = [
         f"# FairIF report: {p.title}",
@@ -284,7 +393,7 @@ def _report_markdown(result, args, plots, files):
         f"- features ({len(p.features)}): "
         + ", ".join(f"`{c}`" for c in p.features),
         f"- model: {_model_description(args)}; objective `{args.objective}`; "
-        f"alpha tried: {', '.join(f'{a:g}' for a in args.alpha)}",
+        + _alpha_setting(result, args),
     ]
     lines += [f"- note: {note}" for note in p.notes]
     lines += [
@@ -310,31 +419,7 @@ def _report_markdown(result, args, plots, files):
                   _markdown_table(report.rename(columns={
                       "count": "rows", "tpr": "TPR", "tnr": "TNR",
                       "selection_rate": "selection rate"})), ""]
-    lines += [
-        "## Choosing alpha (validation set)",
-        "",
-        "`alpha` is the price of moving weights away from 1: small values "
-        "reweight hard to close the validation gap, large values stay close to "
-        "ERM. FairIF computes the influence once and refits once per alpha, then "
-        f"keeps the alpha with the smallest validation {gap_name} among those whose "
-        f"validation accuracy is within `--tol` ({args.tol:g}) of ERM's.",
-        "",
-    ]
-    if "accuracy_vs_fairness.png" in plots:
-        lines += ["![accuracy vs fairness](accuracy_vs_fairness.png)", ""]
-    if "alpha_path.png" in plots:
-        lines += ["The same path against alpha: the validation gap (left axis) "
-                  "and accuracy (right axis) of each refit, the accuracy that "
-                  "`--tol` allows (dashed), the alphas outside it shaded, and "
-                  "the chosen alpha (vertical line).", "",
-                  "![gap and accuracy against alpha](alpha_path.png)", ""]
-    path = result.path.rename(columns={
-        "val_accuracy": "validation accuracy", "val_gap": f"validation {gap_name}"})
-    erm_row = pd.DataFrame([{"alpha": "ERM", "validation accuracy":
-                             result.erm_val["val_accuracy"], f"validation {gap_name}":
-                             result.erm_val["val_gap"], "chosen": False}])
-    lines += [_markdown_table(pd.concat([erm_row, path.astype({"alpha": object})]),
-                              index=False), ""]
+    lines += _choosing_alpha_markdown(result, args, plots)
     lines += [
         "## Who was reweighted",
         "",
@@ -371,6 +456,117 @@ def _report_markdown(result, args, plots, files):
         ]
     lines += ["## Files", "", *[f"- `{name}`" for name in files], ""]
     return "\n".join(lines)
+
+
+def _alpha_setting(result, args):
+    if result.path_kind == "crossfit":
+        alphas = result.path["alpha"]
+        return (f"alpha: auto (cross-fitted over {len(alphas)} candidates, "
+                f"{alphas.min():.3g} to {alphas.max():.3g})")
+    if result.path_kind == "fallback":
+        return f"alpha: auto (could not cross-fit: alpha={result.clf.alpha_:g})"
+    return f"alpha tried: {', '.join(f'{a:g}' for a in args.alpha)}"
+
+
+_PRICE = ("`alpha` is the price of moving weights away from 1: small values "
+          "reweight hard to close the validation gap, large values stay close to "
+          "ERM. ")
+
+
+def _choosing_alpha_markdown(result, args, plots):
+    """Return the report's "Choosing alpha" section, for the path's kind."""
+    gap_name = _GAP_NAMES[args.objective][0]
+    lines = ["## Choosing alpha (validation set)", ""]
+    if result.path_kind == "crossfit":
+        return lines + _crossfit_markdown(result, args, plots, gap_name)
+    if result.path_kind == "fallback":
+        intro = ("With `--alpha auto` FairIF chooses alpha by cross-fitting on the "
+                 f"validation set, but it could not here ({_fallback_reason(result)})"
+                 f": it refitted once with alpha={result.clf.alpha_:g}. Pass a "
+                 "list of values (`--alpha 0.01,0.1,1`) to choose among refits.")
+    else:
+        intro = ("FairIF computes the influence once and refits once per alpha, "
+                 f"then keeps the alpha with the smallest validation {gap_name} "
+                 "among those whose validation accuracy is within `--tol` "
+                 f"({args.tol:g}) of ERM's.")
+    lines += [_PRICE + intro, ""]
+    if "accuracy_vs_fairness.png" in plots:
+        lines += ["![accuracy vs fairness](accuracy_vs_fairness.png)", ""]
+    if "alpha_path.png" in plots:
+        lines += ["The same path against alpha: the validation gap (left axis) "
+                  "and accuracy (right axis) of each refit, the accuracy that "
+                  "`--tol` allows (dashed), the alphas outside it shaded, and "
+                  "the chosen alpha (vertical line).", "",
+                  "![gap and accuracy against alpha](alpha_path.png)", ""]
+    path = result.path.rename(columns={
+        "val_accuracy": "validation accuracy", "val_gap": f"validation {gap_name}"})
+    erm_row = pd.DataFrame([{"alpha": "ERM", "validation accuracy":
+                             result.erm_val["val_accuracy"], f"validation {gap_name}":
+                             result.erm_val["val_gap"], "chosen": False}])
+    path["alpha"] = [f"{a:g}" for a in path["alpha"]]  # 1e-04, not 0.000
+    lines += [_markdown_table(pd.concat([erm_row, path]), index=False), ""]
+    return lines
+
+
+def _crossfit_markdown(result, args, plots, gap_name):
+    lines = [
+        _PRICE + "With `--alpha auto` (the default) FairIF computes the influence "
+        "once and chooses alpha without a refit per candidate: the validation "
+        "rows are split into folds; for each fold and candidate, the weights are "
+        "solved against the gaps of the other folds and judged on the held-out "
+        "fold by first-order predictions of its gap and of its accuracy (at the "
+        "predicted margins of its rows). It keeps the candidate with the smallest "
+        f"mean predicted held-out {gap_name} among those whose predicted held-out "
+        f"accuracy falls by at most `--tol` ({args.tol:g}), then refits once "
+        "with it.",
+        "",
+    ]
+    if "accuracy_vs_fairness.png" in plots:
+        lines += ["![accuracy vs fairness](accuracy_vs_fairness.png)", ""]
+    if "alpha_path.png" in plots:
+        lines += ["The same predictions against alpha: the predicted held-out gap "
+                  "(left axis) and accuracy change (right axis), each with a band "
+                  "of ± 1 standard deviation over the folds, `-tol` (dashed), the "
+                  "candidates outside it shaded, and the chosen alpha (vertical "
+                  "line).", "",
+                  "![gap and accuracy against alpha](alpha_path.png)", ""]
+    lines += [_markdown_table(_candidate_table(result.path, gap_name), index=False),
+              ""]
+    if result.path["heldout_gap"].isna().any():
+        lines += ["*not scanned*: the scan runs from the largest alpha down and "
+                  "stops once smaller alphas are predicted to lose far more "
+                  "accuracy than `--tol` allows.", ""]
+    refits = pd.DataFrame(
+        [result.erm_val, result.chosen_val],
+        index=["ERM (unweighted)", result.fairif_name],
+    ).rename(columns={"val_accuracy": "validation accuracy",
+                      "val_gap": f"validation {gap_name}"})
+    refits.index.name = "model"
+    lines += ["The chosen alpha refitted, next to ERM, on the validation rows "
+              "(in-sample: the weights were fitted to these rows):", "",
+              _markdown_table(refits), ""]
+    return lines
+
+
+def _candidate_table(path, gap_name):
+    """Return the cross-fitted candidates as report cells: mean ± std over folds."""
+
+    def pm(mean, std, fmt):
+        if not np.isfinite(mean):
+            return "*not scanned*"
+        return f"{fmt.format(mean)} ± {std:.3f}"
+
+    rows = path.itertuples()
+    return pd.DataFrame([{
+        "alpha": f"{r.alpha:.3g}",
+        f"predicted held-out {gap_name}": pm(r.heldout_gap, r.heldout_gap_std,
+                                             "{:.3f}"),
+        "predicted held-out accuracy change": pm(
+            r.heldout_utility_change, r.heldout_utility_change_std, "{:+.3f}"),
+        "admissible": ("" if not np.isfinite(r.heldout_gap)
+                       else "yes" if r.admissible else "no"),
+        "chosen": bool(r.chosen),
+    } for r in rows])
 
 
 def _model_description(args):

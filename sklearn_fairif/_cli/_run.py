@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._common import _METRIC_COLUMNS, CLIError
+from ._common import _METRIC_COLUMNS, AUTO, CLIError
 from ._data import _check_validation_groups, _Problem
 from ._models import _make_estimator
 from ._progress import _progress
@@ -29,13 +29,14 @@ def _fit(problem, args):
     y_train, y_val = problem.y_train, problem.y_val
     if args.model == "mlp":  # BCEWithLogitsLoss wants float targets
         y_train, y_val = y_train.astype(np.float32), y_val.astype(np.float32)
+    alpha = args.alpha if args.alpha == AUTO else list(args.alpha)
     clf = FairIFClassifier(
-        estimator, objective=args.objective, alpha=list(args.alpha), tol=args.tol,
+        estimator, objective=args.objective, alpha=alpha, tol=args.tol,
         random_state=args.seed, **params,
     )
     start = time.perf_counter()
     try:
-        with _progress(list(args.alpha), args.quiet):
+        with _progress(alpha, args.quiet):
             clf.fit(problem.X_train, y_train, X_val=problem.X_val, y_val=y_val,
                     s_val=problem.s_val.to_numpy())
     except ValueError as exc:
@@ -63,18 +64,47 @@ def _evaluate(models, X, y, s):
     return table, reports
 
 
-def _alpha_path(clf, problem):
-    """Return validation accuracy and gap per alpha, and ERM's, as FairIF saw them."""
-    path = pd.DataFrame({
-        "alpha": clf.cv_results_["alpha"],
-        "val_accuracy": clf.cv_results_["val_accuracy"],
-        "val_gap": clf.cv_results_["val_gap"],
-    })
+# cv_results_ keys of each kind of path, as alpha_path.csv's columns.
+_REFIT_COLUMNS = ("alpha", "val_accuracy", "val_gap")
+_CROSSFIT_COLUMNS = ("alpha", "heldout_gap", "heldout_gap_std",
+                     "heldout_utility_change", "heldout_utility_change_std",
+                     "weight_change", "admissible")
+
+
+def _path_kind(clf, args):
+    """Which path ``cv_results_`` holds: "crossfit", "fallback" or "refit".
+
+    "fallback": ``--alpha auto`` could not cross-fit (a validation set too
+    small, or an iterative influence solve) and refitted one fixed alpha.
+    """
+    if "heldout_gap" in clf.cv_results_:
+        return "crossfit"
+    return "fallback" if args.alpha == AUTO else "refit"
+
+
+def _alpha_path(clf, problem, kind):
+    """Return the alpha path, and ERM's and the chosen refit's validation numbers.
+
+    The path is one row per alpha refitted (validation accuracy and gap) or,
+    cross-fitted, per candidate (held-out predictions); NaN marks candidates
+    the scan stopped before. The two dicts hold ``val_accuracy`` and
+    ``val_gap`` (in-sample: the weights were fitted to these rows).
+    """
+    results = clf.cv_results_
+    columns = _CROSSFIT_COLUMNS if kind == "crossfit" else _REFIT_COLUMNS
+    path = pd.DataFrame({c: results[c] for c in columns})
     path["chosen"] = path["alpha"] == clf.alpha_
     erm_pred = _predict01(clf.initial_estimator_, problem.X_val)
     erm = {"val_accuracy": float(np.mean(erm_pred == problem.y_val)),
            "val_gap": float(np.mean(np.abs(clf.validation_gaps_["hard_before"])))}
-    return path, erm
+    if kind == "crossfit":
+        chosen = {"val_accuracy": float(results["val_accuracy_chosen"]),
+                  "val_gap": float(results["val_gap_chosen"])}
+    else:
+        row = path[path["chosen"]].iloc[0]
+        chosen = {"val_accuracy": float(row["val_accuracy"]),
+                  "val_gap": float(row["val_gap"])}
+    return path, erm, chosen
 
 
 def _weights_by_group(clf, problem):
@@ -104,7 +134,9 @@ class _Result:
     table: pd.DataFrame
     reports: dict
     path: pd.DataFrame
+    path_kind: str
     erm_val: dict
+    chosen_val: dict
     weights: pd.DataFrame
     fit_seconds: float
     fairif_name: str
@@ -122,13 +154,16 @@ def _run(problem, args):
         f"(groups: {', '.join(sorted(problem.s_val.unique()))}), "
         f"model: {args.model}, objective: {args.objective}.")
     clf, seconds = _fit(problem, args)
-    fairif_name = f"FairIF (alpha={clf.alpha_:g})"
+    kind = _path_kind(clf, args)
+    # A candidate of auto's log grid, e.g. 0.215443..., shown to 3 digits.
+    shown = f"{clf.alpha_:.3g}" if kind == "crossfit" else f"{clf.alpha_:g}"
+    fairif_name = f"FairIF (alpha={shown})"
     models = {"ERM (unweighted)": clf.initial_estimator_, fairif_name: clf}
     table, reports = _evaluate(models, problem.X_test, problem.y_test, problem.s_test)
-    path, erm_val = _alpha_path(clf, problem)
+    path, erm_val, chosen_val = _alpha_path(clf, problem, kind)
     weights = _weights_by_group(clf, problem)
-    return _Result(problem, clf, table, reports, path, erm_val, weights, seconds,
-                   fairif_name)
+    return _Result(problem, clf, table, reports, path, kind, erm_val, chosen_val,
+                   weights, seconds, fairif_name)
 
 
 # Width of the narrative lines printed to the terminal (tables are not wrapped).

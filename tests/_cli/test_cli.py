@@ -21,6 +21,10 @@ except ImportError:
     HAS_MATPLOTLIB = False
 
 REPO = Path(__file__).resolve().parents[2]
+CROSSFIT_COLUMNS = ["alpha", "heldout_gap", "heldout_gap_std",
+                    "heldout_utility_change", "heldout_utility_change_std",
+                    "weight_change", "admissible", "chosen"]
+REFIT_COLUMNS = ["alpha", "val_accuracy", "val_gap", "chosen"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -77,19 +81,70 @@ def test_demo_german_writes_the_report(tmp_path, capsys):
     assert np.isclose((weights["rows"] * weights["mean_weight"]).sum(), 600)
     assert np.isclose(weights["share_of_weight"].sum(), 1.0)
 
+    # The default --alpha is auto: 16 cross-fitted candidates, one chosen.
     path = pd.read_csv(out / "alpha_path.csv")
-    assert len(path) == 7 and path["chosen"].sum() == 1
+    assert list(path.columns) == CROSSFIT_COLUMNS
+    assert len(path) == 16 and path["chosen"].sum() == 1
+    chosen = path.loc[path["chosen"], "alpha"].iloc[0]
+    assert f"FairIF (alpha={chosen:.3g})" in stdout
+    assert path.loc[path["chosen"], "admissible"].iloc[0]
+    assert "by cross-fitting on the validation set" in stdout
 
     report = (out / "report.md").read_text()
     for text in ["## Result on the test set", "## Choosing alpha",
-                 "## Who was reweighted", "| ERM (unweighted)  "]:
-        assert text in report
+                 "## Who was reweighted", "| ERM (unweighted)  ",
+                 "alpha: auto (cross-fitted over 16 candidates",
+                 "by cross-fitting on the validation set",
+                 "predicted held-out AOD", "predicted held-out accuracy change",
+                 "The chosen alpha refitted, next to ERM"]:
+        assert text in report, text
+    # The candidate table: mean ± std over folds, one row per candidate.
+    assert report.count(" ± ") >= 2 * int(path["heldout_gap"].notna().sum())
     # Tables by DataFrame.to_markdown (or a code block without tabulate).
     assert "|:---" in report or "```" in report
     if HAS_MATPLOTLIB:
         assert "](accuracy_vs_fairness.png)" in report
         assert "](alpha_path.png)" in report
         assert "](weights_by_group.png)" in report
+
+
+def test_demo_alpha_auto_explicit(tmp_path, capsys):
+    out = tmp_path / "report"
+    status, stdout, err = run(["demo", "--dataset", "german", "--alpha", "auto",
+                               "--out", out], capsys)
+    assert status == 0, err
+    path = pd.read_csv(out / "alpha_path.csv")
+    assert list(path.columns) == CROSSFIT_COLUMNS and len(path) == 16
+    # The refitted validation numbers of the chosen alpha, next to ERM's.
+    report = (out / "report.md").read_text()
+    rows = [line for line in report.splitlines()
+            if line.startswith(("| ERM (unweighted)", "| FairIF (alpha="))]
+    assert len(rows) >= 4  # the test table's two rows, then the validation's
+    chosen = path.loc[path["chosen"], "alpha"].iloc[0]
+    text = " ".join(stdout.split())
+    assert f"Refitted with alpha={chosen:.3g}, validation accuracy is" in text
+    assert "(ERM: " in text
+
+
+@pytest.mark.parametrize(
+    "alpha, n_rows, rule",
+    [("0.3", 1, None), ("0.1,1", 2, "was chosen from 2 values")],
+)
+def test_demo_alpha_values_are_refitted(alpha, n_rows, rule, tmp_path, capsys):
+    out = tmp_path / "report"
+    status, stdout, err = run(["demo", "--dataset", "german", "--alpha", alpha,
+                               "--out", out], capsys)
+    assert status == 0, err
+    path = pd.read_csv(out / "alpha_path.csv")
+    assert list(path.columns) == REFIT_COLUMNS and len(path) == n_rows
+    assert sorted(path["alpha"]) == sorted(float(a) for a in alpha.split(","))
+    report = (out / "report.md").read_text()
+    assert "cross-fitting" not in stdout and "held-out" not in report
+    assert f"alpha tried: {alpha.replace(',', ', ')}" in report
+    if rule is None:
+        assert "was chosen from" not in stdout
+    else:
+        assert rule in stdout
 
 
 def test_fit_on_a_csv_saves_a_usable_model(compas_csv, tmp_path, capsys):
@@ -218,12 +273,20 @@ def test_mlp_without_torch_is_a_clear_error(tmp_path, capsys, monkeypatch):
     assert err.startswith("fairif: error: --model mlp needs torch and skorch")
 
 
-def test_mlp_demo(tmp_path, capsys):
+def test_mlp_demo_alpha_auto_falls_back(tmp_path, capsys):
+    # The MLP has more than 1024 influence parameters: its influence is
+    # solved iteratively, where auto does not cross-fit but uses alpha=0.3.
     pytest.importorskip("skorch")
     out = tmp_path / "report"
     status, stdout, err = run(["demo", "--dataset", "german", "--model", "mlp",
-                               "--epochs", "3", "--alpha", "0.1", "--out", out],
+                               "--epochs", "3", "--alpha", "auto", "--out", out],
                               capsys)
     assert status == 0, err
-    assert "FairIF (alpha=0.1)" in stdout
-    assert "MLP" in (out / "report.md").read_text()
+    assert "FairIF (alpha=0.3)" in stdout
+    text = " ".join(stdout.split())
+    assert "--alpha auto could not cross-fit: the model's influence is solved " \
+           "iteratively" in text
+    report = (out / "report.md").read_text()
+    assert "MLP" in report and "alpha: auto (could not cross-fit: alpha=0.3)" in report
+    path = pd.read_csv(out / "alpha_path.csv")
+    assert list(path.columns) == REFIT_COLUMNS and path["alpha"].tolist() == [0.3]

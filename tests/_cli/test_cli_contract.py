@@ -220,9 +220,18 @@ def test_overwrite_replaces_an_earlier_run(tmp_path, csv, capsys):
         (["--seed", "-1"], ["argument --seed", "-1"]),
         (["--seed", "4294967296"], ["argument --seed"]),
         (["--seed", "abc"], ["argument --seed", "'abc'"]),
-        (["--alpha", "-1"], ["argument --alpha", "> 0"]),
-        (["--alpha", "nan"], ["argument --alpha"]),
-        (["--alpha", ","], ["argument --alpha"]),
+        (["--alpha", "-1"], ["argument --alpha", "> 0", "'-1'"]),
+        (["--alpha", "0"], ["argument --alpha", "> 0"]),
+        (["--alpha", "nan"], ["argument --alpha", "finite"]),
+        (["--alpha", "inf"], ["argument --alpha", "finite"]),
+        (["--alpha", ","], ["argument --alpha", "expected 'auto', a number"]),
+        (["--alpha", ""], ["argument --alpha", "expected 'auto', a number"]),
+        (["--alpha", "abc"], ["argument --alpha", "'abc'"]),
+        (["--alpha", "auto,0.1"], ["argument --alpha", "cannot be combined"]),
+        (["--alpha", "0.1, auto"], ["argument --alpha", "cannot be combined"]),
+        # The library's spelling: "auto", case-sensitive.
+        (["--alpha", "Auto"], ["argument --alpha", "'Auto'", "lower case"]),
+        (["--alpha", "AUTO"], ["argument --alpha", "lower case"]),
         (["--tol", "-0.1"], ["argument --tol"]),
         (["--epochs", "0"], ["argument --epochs"]),
         (["--val-fraction", "1.5"], ["argument --val-fraction"]),
@@ -238,6 +247,47 @@ def test_bad_argument_is_one_line(csv, tmp_path, capsys, no_fit, extra, fragment
     status, _, err = run(fit_args(csv, tmp_path / "r", *extra), capsys)
     assert_one_error_line(status, err, *fragments)
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("auto", "auto"), ("0.3", (0.3,)), ("0.1,1", (0.1, 1.0)),
+     (" 0.1 , 1 ,", (0.1, 1.0)), ("1e-3", (0.001,))],
+)
+def test_alpha_values(text, expected):
+    from sklearn_fairif._cli._main import _parser
+
+    args = _parser().parse_args(["demo", "--alpha", text])
+    assert args.alpha == expected
+
+
+@pytest.mark.parametrize("model, expected", [("logreg", "auto"),
+                                             ("mlp", [0.01, 0.1, 1.0])])
+def test_default_alpha_per_model(model, expected, csv, tmp_path, capsys,
+                                 monkeypatch):
+    # Logistic regression: the library's default; the MLP (too large for auto
+    # to cross-fit): a list of three refits.
+    if model == "mlp":
+        pytest.importorskip("skorch")
+    seen = []
+
+    def fit(self, *args, **kwargs):
+        seen.append(self.alpha)
+        raise ValueError("stopped by the test")  # no need to fit
+
+    monkeypatch.setattr(sklearn_fairif.FairIFClassifier, "fit", fit)
+    argv = fit_args(csv, tmp_path / "r", "--model", model)
+    del argv[argv.index("--alpha"):argv.index("--alpha") + 2]
+    status, _, err = run(argv, capsys)
+    assert_one_error_line(status, err, "stopped by the test")
+    assert seen == [expected]
+
+
+def test_help_states_the_alpha_defaults(capsys):
+    status, out, _ = run(["demo", "--help"], capsys)
+    assert status == 0
+    text = " ".join(out.split())
+    assert "default: auto for logreg; 0.01,0.1,1 for mlp" in text
 
 
 def test_missing_required_argument_is_one_line(capsys):
@@ -423,6 +473,37 @@ def test_categorical_option(csv, tmp_path, capsys):
     assert "code" in pre.transformers_[0][2]  # the one-hot branch
 
 
+def test_alpha_auto_fallback_on_a_tiny_validation_cell(csv, tmp_path, capsys):
+    # One positive row of group F in the validation file: no two folds can
+    # both hold one, so auto warns and refits its fallback alpha.
+    frame = pd.read_csv(csv)
+    train, val = frame.iloc[:400], frame.iloc[400:]
+    f_yes = val.index[(val["sex"] == "F") & (val["label"] == "yes")]
+    val = val.drop(f_yes[1:])
+    assert (val["sex"] == "F").sum() >= 10  # still passes the CLI's own check
+    train_csv, val_csv = tmp_path / "train.csv", tmp_path / "val.csv"
+    train.to_csv(train_csv, index=False)
+    val.to_csv(val_csv, index=False)
+    out = tmp_path / "r"
+    argv = fit_args(train_csv, out, "--val-csv", val_csv)
+    argv[argv.index("--alpha") + 1] = "auto"
+    status, stdout, err = run(argv, capsys)
+    assert status == 0, err
+    assert "falling back to the default alpha" in err
+    for line in err.strip().splitlines():
+        assert line.startswith("fairif: warning: "), line
+    text = " ".join(stdout.split())
+    assert ("--alpha auto could not cross-fit: a group x label cell of the "
+            "validation set has too few rows") in text
+    model = joblib.load(out / "model.joblib")
+    path = pd.read_csv(out / "alpha_path.csv")
+    assert list(path.columns) == ["alpha", "val_accuracy", "val_gap", "chosen"]
+    assert path["alpha"].tolist() == [model.alpha_]
+    report = (out / "report.md").read_text()
+    assert f"alpha: auto (could not cross-fit: alpha={model.alpha_:g})" in report
+    assert "held-out" not in report
+
+
 def test_no_carriage_returns_when_stderr_is_not_a_terminal(csv, tmp_path, capsys):
     status, _, err = run(fit_args(csv, tmp_path / "r"), capsys)
     assert status == 0
@@ -468,6 +549,23 @@ def test_progress_handler_reads_record_fields(capsys):
     capsys.readouterr()
 
 
+def test_progress_handler_alpha_auto(capsys):
+    # Stage 1, influence, the chosen alpha's refit; the cross-fitting step
+    # only changes the description.
+    from sklearn.linear_model import LogisticRegression
+
+    from sklearn_fairif import FairIFClassifier
+
+    X, y, s = make_biased_classification(300, random_state=0)
+    with _progress("auto", quiet=False, enabled=True) as handler:
+        clf = FairIFClassifier(LogisticRegression(), random_state=0).fit(
+            X[:200], y[:200], X_val=X[200:], y_val=y[200:], s_val=s[200:])
+        assert "heldout_gap" in clf.cv_results_  # it did cross-fit
+        assert handler.bar.n == handler.bar.total == 3
+        assert handler.refits == 1
+    capsys.readouterr()
+
+
 def test_progress_quiet_attaches_nothing():
     logger = logging.getLogger("sklearn_fairif")
     before = list(logger.handlers)
@@ -490,6 +588,7 @@ def test_stage_names_match_the_package():
 
     assert progress.STAGE_INITIAL == _logging.STAGE_INITIAL
     assert progress.STAGE_INFLUENCE == _logging.STAGE_INFLUENCE
+    assert progress.STAGE_SELECTION == _logging.STAGE_SELECTION
     assert progress.STAGE_REFIT == _logging.STAGE_REFIT
 
 
