@@ -139,10 +139,10 @@ class LinearAdapter:
 
     def _jac(self, X, V):
         """``[X, 1] @ V`` for V of shape (P, k)."""
-        out = safe_sparse_dot(X, V[: X.shape[1]], dense_output=True)
+        out = np.asarray(safe_sparse_dot(X, V[: X.shape[1]], dense_output=True))
         if self.fit_intercept:
-            out = out + V[-1]
-        return np.asarray(out)
+            out += V[-1]  # in place: with many columns out is the big array
+        return out
 
     def _jac_t(self, X, R):
         """``[X, 1].T @ R`` for R of shape (m, k)."""
@@ -221,7 +221,9 @@ class LinearAdapter:
     def grad_dot(self, U):
         """``grad ell_i . U[:, c]`` for every training sample, (n, k)."""
         residual = self.cw * (self.p - self.y)
-        return residual[:, None] * self._jac(self.X, np.asarray(U, dtype=float))
+        out = self._jac(self.X, np.asarray(U, dtype=float))
+        out *= residual[:, None]
+        return out
 
     def influence_dot(self, U):
         """Differentiate the weighted gradient by each sample's weight, dot U.

@@ -71,7 +71,14 @@ def influence_scores(adapter, constraints, X_val, solver, *, damping=0.0,
     # Optional protocol hook: adapters whose internal per-sample scaling
     # depends on the weights (balanced class weights) correct grad_dot.
     dot = getattr(adapter, "influence_dot", adapter.grad_dot)
-    influence = -np.asarray(dot(u)) / adapter.n_samples
+    # The (n, k) result is the largest array of the pass: it is scaled in
+    # place (grad_dot returns a new array, see the adapter protocol), so the
+    # pass holds one copy of it.
+    influence = np.asarray(dot(u))
+    influence /= -adapter.n_samples
     if base_weight is not None:
-        influence = influence * np.asarray(base_weight)[:, None]
+        if influence.dtype == np.float64:
+            influence *= np.asarray(base_weight)[:, None]
+        else:
+            influence = influence * np.asarray(base_weight)[:, None]
     return influence, gaps
