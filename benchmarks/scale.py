@@ -14,7 +14,8 @@ Each size runs in its own process: every method's peak memory is measured in a
 fork of it, the times afterwards in the process itself (see the results file
 for how the VM's first-touch cost of fresh memory is kept out of them).
 
-Writes ``comparison_scale.md`` and ``scaling.png``.
+Writes ``comparison_scale.md``, ``scaling.png`` and the wide problem's raw
+measurements, ``comparison_scale_wide.json``.
 
 Usage: python benchmarks/scale.py --quick|--full [--out DIR]
 """
@@ -67,7 +68,7 @@ class Config:
     # the largest n its memory is measured at (the others: every size).
     wide_sizes: tuple = (25000, 50000, 100000, 250000, 500000, 1000000)
     wide_repeat: int = 3
-    wide_caps: tuple = (("ExpGrad (EqualizedOdds)", 250000),)
+    wide_caps: tuple = (("ExpGrad (EqualizedOdds)", 100000),)
     wide_once_from: tuple = (("ExpGrad (EqualizedOdds)", 50000),)
     wide_memory_caps: tuple = (("ExpGrad (EqualizedOdds)", 50000),)
 
@@ -348,7 +349,7 @@ def wide_point(spec):
     memory = {}
     for m in spec["memory"]:
         memory[m] = _in_fork(lambda m=m: _peak_extra(m, data, warm))
-        print(f"  n={n:.0e} {m}: peak extra {memory[m]['main'] / x_bytes:.2f} X"
+        print(f"  n={n:,} {m}: peak extra {memory[m]['main'] / x_bytes:.2f} X"
               f" + workers {memory[m]['workers'] / x_bytes:.2f} X",
               file=sys.stderr, flush=True)
     gc.unfreeze()
@@ -375,7 +376,7 @@ def wide_point(spec):
                 gaps[m] = [float(np.mean(np.abs(g["hard_before"]))),
                            float(np.mean(np.abs(g["hard_after"])))]
             del fitted
-        print(f"  n={n:.0e} round {r + 1}: " + ", ".join(
+        print(f"  n={n:,} round {r + 1}: " + ", ".join(
             f"{m} {t[-1]:.2f}s" for m, t in times.items() if len(t) > r),
             file=sys.stderr, flush=True)
     median_stages = {m: {k: float(np.median([st.get(k, 0.0) for st in v]))
@@ -426,7 +427,7 @@ def wide_sweep(config):
         for m, v in point["memory"].items():
             fractions[m] = v["main"] / point["x_bytes"]
         points.append(point)
-        print({"n": f"{n:.0e}", **{m: round(t, 3)
+        print({"n": f"{n:,}", **{m: round(t, 3)
                                    for m, t in point["times"].items()}},
               flush=True)
     return points
@@ -464,7 +465,7 @@ def wide_report(config, points):
     memory_caps = dict(config.wide_memory_caps)
     last = points[-1]
     lines = [
-        f"\n## Wide one-hot data (census-shaped), n up to {last['n']:.0e}\n",
+        f"\n## Wide one-hot data (census-shaped), n up to {last['n']:,}\n",
         "`_common.make_census_like`: 40 categorical columns (8 binary, 11 of 5 "
         "levels, 10 of 10, 6 of 20, 5 of 40; skewed level frequencies), a 30% "
         "minority group that shifts the level frequencies of 10 columns, labels "
@@ -473,9 +474,9 @@ def wide_report(config, points):
         f"One-hot encoded by scikit-learn's `OneHotEncoder` (CSR, float64, "
         f"{last['d']} features, {last['nnz_per_row']:.0f} non-zeros a row) "
         "**once per size, before any timing**: the encoder took "
-        f"{last['encode_s']:.1f} s at n = {last['n']:.0e} (column 'encode'), "
-        "about as long as the LogisticRegression fit itself, so inside a "
-        "Pipeline it would blur the ratios; every method fits "
+        f"{last['encode_s']:.1f} s at n = {last['n']:,} (column 'encode'), "
+        f"{last['encode_s'] / last['times']['ERM']:.1f}x ERM's whole fit, so "
+        "inside a Pipeline it would blur the ratios; every method fits "
         "`LogisticRegression(max_iter=1000)` on the same CSR matrix. "
         f"{WIDE_VAL} validation rows. FairIF reads validation groups only; "
         "ExpGrad (fairlearn, `EqualizedOdds`) reads training groups and needs "
@@ -505,7 +506,7 @@ def wide_report(config, points):
     ]
     rows = []
     for p in points:
-        row = {"n": f"{p['n']:.0e}", "X (MB)": f"{p['x_bytes'] / 2**20:.0f}",
+        row = {"n": f"{p['n']:,}", "X (MB)": f"{p['x_bytes'] / 2**20:.0f}",
                "encode (s, once)": f"{p['encode_s']:.2f}",
                "ERM (s)": f"{p['times']['ERM']:.3f}"}
         for m in WIDE_METHODS:
@@ -518,20 +519,20 @@ def wide_report(config, points):
         lines.append("ExpGrad: not run in this preset.\n")
     elif eg_cap < last["n"]:
         lines.append(
-            f"¹ one fit, not a median (ExpGrad from n = {eg_once:.0e}). "
-            f"ExpGrad is timed up to n = {eg_cap:.0e} only ('—' above: not "
+            f"¹ one fit, not a median (ExpGrad from n = {eg_once:,}). "
+            f"ExpGrad is timed up to n = {eg_cap:,} only ('—' above: not "
             "run; its fits take minutes each and its dense copy of X grows "
             "to gigabytes).\n")
     rows = []
     for p in points:
-        row = {"n": f"{p['n']:.0e}", "X (MB)": f"{p['x_bytes'] / 2**20:.0f}"}
+        row = {"n": f"{p['n']:,}", "X (MB)": f"{p['x_bytes'] / 2**20:.0f}"}
         for m in WIDE_METHODS:
             row[m] = _memory_cell(p, m)
         rows.append(row)
     note = "n_jobs=2: main process + workers."
     if memory_caps.get(EXPGRAD, np.inf) < last["n"]:
         note += (" ExpGrad's memory is measured up to n = "
-                 f"{memory_caps[EXPGRAD]:.0e} (each measurement is one more "
+                 f"{memory_caps[EXPGRAD]:,} (each measurement is one more "
                  "of its slow fits).")
     lines += ["### Peak extra memory, fraction of X\n", table(rows), note + "\n"]
 
@@ -541,8 +542,8 @@ def wide_report(config, points):
         c = [(p["n"], p["times"][m]) for p in points if m in p["times"]]
         if len(c) >= 2:
             slopes[m] = _fit_slope(*zip(*c, strict=True))
-        rows.append({"method": m, "sizes": f"{len(c)} ({c[0][0]:.0e} to "
-                     f"{c[-1][0]:.0e})" if c else "0",
+        rows.append({"method": m, "sizes": f"{len(c)} ({c[0][0]:,} to "
+                     f"{c[-1][0]:,})" if c else "0",
                      "log-log slope of time vs n":
                          f"{slopes[m]:.2f}" if m in slopes else "n/a"})
     lines += ["### Slope of time vs n (least squares over the sizes)\n",
@@ -560,7 +561,7 @@ def wide_report(config, points):
         for k, v in st.items():
             row[f"{k} (s)"] = f"{v:.2f} ({v / erm:.2f}x)"
         rows.append(row)
-    lines += [f"### Where FairIF's time goes at n = {last['n']:.0e}\n",
+    lines += [f"### Where FairIF's time goes at n = {last['n']:,}\n",
               "`stage_times_` of the fitted `FairIFClassifier` (median over the "
               "timed fits), seconds and multiple of ERM's fit; 'val |gap|' is "
               "the mean absolute hard equalized-odds gap on the validation set "
@@ -574,7 +575,7 @@ def _targets(points, slopes):
     """Issue 14's four targets at the largest size, measured."""
     last = points[-1]
     n, t, x = last["n"], last["times"], last["x_bytes"]
-    out = [f"### Issue 14's targets at n = {n:.0e}\n"]
+    out = [f"### Issue 14's targets at n = {n:,}\n"]
     rows = []
     for m in FAIRIF:
         if m not in t:
@@ -598,13 +599,13 @@ def _targets(points, slopes):
         speed = {m: top["times"][EXPGRAD] / top["times"][m] for m in FAIRIF
                  if m in top["times"]}
         text = (f"ExpGrad vs FairIF (≥ 20x faster): measured at n = "
-                f"{top['n']:.0e}, the largest size ExpGrad ran at "
+                f"{top['n']:,}, the largest size ExpGrad ran at "
                 f"({top['times'][EXPGRAD]:.0f} s): " + ", ".join(
                     f"{m} {v:.0f}x {_verdict(v >= 20)}" for m, v in speed.items()))
         if top["n"] < n and EXPGRAD in slopes:
             k = slopes[EXPGRAD]
             guess = top["times"][EXPGRAD] * (n / top["n"]) ** k
-            text += (f". Not measured at n = {n:.0e}: *extrapolated* with "
+            text += (f". Not measured at n = {n:,}: *extrapolated* with "
                      f"ExpGrad's own slope {k:.2f}, {guess:.0f} s, i.e. " + ", ".join(
                          f"{m} {guess / t[m]:.0f}x" for m in FAIRIF if m in t)
                      + " (an extrapolation, not a measurement)")
@@ -632,7 +633,9 @@ def run(config, out, command):
     )
     # First the wide problem, each size in its own process, while this one
     # is still small; then the in-process sweeps.
-    wide = wide_report(config, wide_sweep(config))
+    points = wide_sweep(config)
+    (out / "comparison_scale_wide.json").write_text(json.dumps(points, indent=1))
+    wide = wide_report(config, points)
     _retain_freed_memory()  # the VM's first-touch cost, see wide_report
     warm = synthetic(1000, 10, 1)
     for make in METHODS.values():  # first-call overheads out of the first point
