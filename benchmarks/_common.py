@@ -321,3 +321,77 @@ def mlp_128_64(d, epochs, **params):
         optimizer=torch.optim.Adam, optimizer__lr=1e-3,
         optimizer__weight_decay=1e-4, **params,
     )
+
+
+# ------------------------------------------------------------ wide one-hot data
+# Census-shaped categorical columns: 8 binary, 11 of 5 levels, 10 of 10, 6 of
+# 20 and 5 of 40 (40 columns, 491 one-hot features).
+CENSUS_CARDINALITIES = (2,) * 8 + (5,) * 11 + (10,) * 10 + (20,) * 6 + (40,) * 5
+
+
+def make_census_like(n, random_state=0):
+    """Census-shaped categorical data: ``(codes, y, s)``.
+
+    ``codes`` (n, 40) int8: one category per column of
+    :data:`CENSUS_CARDINALITIES`, drawn from skewed (Dirichlet(0.7)) level
+    frequencies, as a census' occupations and regions are. ``s``: a binary
+    group (a 30% minority, 1) whose level frequencies differ from the
+    majority's in 10 of the columns (the proxies a model without ``s`` sees).
+    ``y``: a sparse logistic model: 14 columns carry effects (a third of their
+    levels each, at least one), plus a group-dependent bias: in the minority
+    the intercept is 0.8 lower and three of the effect columns act with the
+    opposite sign, a boundary that a model shared by both groups fits for the
+    majority, so its error rates differ by group (about 30% positives).
+
+    The structure (level frequencies, proxies, effects) depends on
+    ``random_state`` only, never on ``n``: the sizes of a sweep sample the
+    same problem.
+    """
+    structure = np.random.default_rng([random_state, 0])
+    rng = np.random.default_rng([random_state, 1])
+    cards = CENSUS_CARDINALITIES
+    proxies = set(structure.choice(len(cards), size=10, replace=False).tolist())
+    active = structure.choice(len(cards), size=14, replace=False).tolist()
+    flipped = set(active[:3])
+    columns = []
+    for j, k in enumerate(cards):
+        freq = structure.dirichlet(np.full(k, 0.7))
+        freq_minority = structure.dirichlet(np.full(k, 0.7)) if j in proxies else freq
+        effect = np.zeros(k)
+        if j in active:
+            on = structure.choice(k, size=max(1, k // 3), replace=False)
+            effect[on] = structure.normal(0.0, 1.2, size=len(on))
+        columns.append((np.cumsum(freq), np.cumsum(freq_minority), effect))
+
+    s = (rng.random(n) < 0.3).astype(np.int64)
+    codes = np.empty((n, len(cards)), dtype=np.int8)
+    logit = np.full(n, -2.9) - 0.8 * s
+    for j, (cum, cum_minority, effect) in enumerate(columns):
+        u = rng.random(n) * cum[-1] * (1 - 1e-12)
+        col = np.where(s == 1, np.searchsorted(cum_minority, u, side="right"),
+                       np.searchsorted(cum, u, side="right"))
+        codes[:, j] = col
+        if j in flipped:
+            logit += np.where(s == 1, -effect[col], effect[col])
+        else:
+            logit += effect[col]
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-logit))).astype(np.int64)
+    return codes, y, s
+
+
+def census_onehot(n, n_val, random_state=0):
+    """:func:`make_census_like` one-hot encoded, the encoder fitted on the train rows.
+
+    Returns ``(X, y, s, X_val, y_val, s_val, seconds)``: ``X`` and ``X_val``
+    CSR float64 (scikit-learn's ``OneHotEncoder``, unseen levels ignored) and
+    the encoder's fit + transform time.
+    """
+    from sklearn.preprocessing import OneHotEncoder
+
+    codes, y, s = make_census_like(n + n_val, random_state)
+    start = time.perf_counter()
+    encoder = OneHotEncoder(handle_unknown="ignore", dtype=np.float64)
+    X = encoder.fit_transform(codes[:n]).tocsr()
+    X_val = encoder.transform(codes[n:]).tocsr()
+    seconds = time.perf_counter() - start
+    return X, y[:n], s[:n], X_val, y[n:], s[n:], seconds

@@ -337,10 +337,10 @@ class LinearAdapter:
 
 def _jac(X, V, fit_intercept):
     """``[X, 1] @ V`` for V of shape (P, k)."""
-    out = safe_sparse_dot(X, V[: X.shape[1]], dense_output=True)
+    out = np.asarray(safe_sparse_dot(X, V[: X.shape[1]], dense_output=True))
     if fit_intercept:
-        out = out + V[-1]
-    return np.asarray(out)
+        out += V[-1]  # in place: with many columns out is the big array
+    return out
 
 
 def _grad_dot_rows(X, residual, U, fit_intercept):
@@ -349,7 +349,9 @@ def _grad_dot_rows(X, residual, U, fit_intercept):
     A module-level function of its rows only: what a joblib worker runs for one
     block (see :meth:`LinearAdapter.influence_dot_tasks`).
     """
-    return residual[:, None] * _jac(X, U, fit_intercept)
+    out = _jac(X, U, fit_intercept)
+    out *= residual[:, None]  # in place: one (n, k) array for the pass
+    return out
 
 
 def _class_weights(estimator, y, sample_weight):

@@ -75,6 +75,8 @@ class InfluenceAdapter(Protocol):
         One pass over the data, never an n × P matrix. ``ell_i`` includes the
         model's own per-sample scaling (``class_weight``) but not the sample
         weights the adapter was built with: those enter the Hessian only.
+        A new array each call, which the caller may overwrite (the influence
+        pass scales it in place).
         """
 
     def to_numpy(self, a):

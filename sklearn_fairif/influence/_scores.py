@@ -110,9 +110,13 @@ def influence_scores(adapter, constraints, X_val, solver, *, damping=0.0,
     """
     gaps, grad = constraint_gradients(adapter, constraints, X_val)
     u = solver.solve(adapter, grad, damping, progress=progress)
-    influence = -influence_dot(adapter, u, n_jobs) / adapter.n_samples
+    # The (n, k) result is the largest array of the pass: it is scaled in
+    # place (grad_dot returns a new array, see the adapter protocol), so the
+    # pass holds one copy of it.
+    influence = np.asarray(influence_dot(adapter, u, n_jobs), dtype=float)
+    influence /= -adapter.n_samples
     if base_weight is not None:
-        influence = influence * np.asarray(base_weight)[:, None]
+        influence *= np.asarray(base_weight)[:, None]
     return influence, gaps
 
 

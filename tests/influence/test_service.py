@@ -65,3 +65,47 @@ def test_named_solver_gets_the_random_state(problem):
     result = compute_influence(adapter, constraints, X_val, "lissa",
                                damping=0.1, random_state=3)
     assert result.solver.random_state == 3
+
+
+class _ManyColumns:
+    """Constraints with ``k`` columns (random margin gradients)."""
+
+    def __init__(self, m, k):
+        self.G = np.random.default_rng(0).normal(size=(m, k))
+        self.n_constraints = k
+
+    def values(self, z):
+        return self.G.T @ np.tanh(z)
+
+    def grad_margins(self, z):
+        return self.G
+
+
+@pytest.mark.parametrize("sparse_X", [False, True])
+def test_influence_pass_holds_one_copy_of_the_result(sparse_X):
+    # With many columns (alpha="auto" stacks hundreds) the n x k result is the
+    # big array: the pass must not hold a second copy of it (a sum with the
+    # intercept, the residual product or the 1/n scaling out of place).
+    import tracemalloc
+
+    from scipy import sparse
+
+    rng = np.random.default_rng(0)
+    n, d, k = 20000, 20, 100
+    X = rng.normal(size=(n, d))
+    y = (X[:, 0] + rng.normal(size=n) > 0).astype(int)
+    if sparse_X:
+        X = sparse.csr_matrix(np.where(np.abs(X) > 1, X, 0.0))
+    adapter = make_adapter(LogisticRegression().fit(X, y), X, y)
+    constraints = _ManyColumns(50, k)
+    X_val = X[:50]
+    result_bytes = n * k * 8
+    tracemalloc.start()
+    try:
+        influence, _ = influence_scores(adapter, constraints, X_val, ExactSolver(),
+                                        base_weight=np.full(n, 2.0))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert influence.shape == (n, k)
+    assert peak < 1.3 * result_bytes, peak / result_bytes
