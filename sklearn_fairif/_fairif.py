@@ -73,7 +73,10 @@ class FairIFClassifier(BaseInfluenceReweighting):
         held-out rows' predicted margins). ``alpha_`` is the value with the
         smallest mean held-out gap among those whose predicted held-out
         accuracy falls by at most ``tol``. Everything comes from the one
-        influence pass, with extra right-hand sides of its one exact solve.
+        influence pass: the folds' cells are extra right-hand sides of its one
+        exact solve, and the held-out margins move by the first-order
+        parameter shift of each candidate's weights (its factorised Hessian
+        reused).
         When the validation set is too small to give every fold each group x
         label cell, a warning is issued and 0.3 is used; 0.3 is also used when
         the iHVPs are solved iteratively (linear models with more than 2000
@@ -436,9 +439,9 @@ class FairIFClassifier(BaseInfluenceReweighting):
         give every fold each group x label cell the objective needs, and None
         when the iHVPs are iterative (the adapter's ``default_solver`` is not
         ``"exact"``: large networks, linear models with more than 2000
-        parameters): there the plan's few hundred extra right-hand sides would
-        multiply the cost of every CG iteration. fit then uses
-        ``DEFAULT_ALPHA``.
+        parameters): there the folds' cells would multiply the cost of every
+        CG iteration, and each batch of candidates' parameter shifts would be
+        one more CG solve. fit then uses ``DEFAULT_ALPHA``.
         """
         if alphas != "auto":
             return None
