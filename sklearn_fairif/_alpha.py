@@ -290,7 +290,7 @@ class CrossFitPlan:
         last three None without labels): the estimator's constraints on the
         other folds' rows and on the fold's own rows (each as the plan's cell
         combination), and the held-out utility rows' margins, their
-        influence (None when held implicitly) and their labels.
+        influence (None with a MarginShift) and their labels.
         """
         c = self.n_cells
         A_cells, g_cells = influence[:, :c], values[:c]
@@ -367,8 +367,8 @@ class CrossFitPlan:
         """Predicted held-out accuracy change of each fold, per alpha.
 
         ``D[j][:, k]`` is fold ``k``'s weight change at alpha ``j``; the
-        held-out rows' margins move by ``D[j][:, k] @ A_z``. With the margin
-        influence held implicitly, one product serves every fold and alpha of
+        held-out rows' margins move by ``D[j][:, k] @ A_z``. With a MarginShift,
+        one product serves every fold and alpha of
         the chunk (one data pass). Returns one (n_folds,) array per ``j``.
         """
         moved = None
