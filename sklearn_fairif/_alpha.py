@@ -367,9 +367,9 @@ class CrossFitPlan:
         """Predicted held-out accuracy change of each fold, per alpha.
 
         ``D[j][:, k]`` is fold ``k``'s weight change at alpha ``j``; the
-        held-out rows' margins move by ``D[j][:, k] @ A_z``. With a MarginShift,
-        one product serves every fold and alpha of
-        the chunk (one data pass). Returns one (n_folds,) array per ``j``.
+        held-out rows' margins move by ``D[j][:, k] @ A_z``. With a
+        MarginShift, one product serves every fold and alpha of the chunk (one
+        data pass). Returns one (n_folds,) array per ``j``.
         """
         moved = None
         if not isinstance(A_z_all, np.ndarray):
