@@ -583,7 +583,9 @@ class FairIFClassifier(BaseInfluenceReweighting):
 
 def _split_columns(result, k):
     """Split an influence result into the first ``k`` columns and the rest."""
-    first = replace(result, influence=result.influence[:, :k], gaps=result.gaps[:k])
+    # A copy: a view would keep the whole stacked matrix alive in influence_.
+    first = replace(result, influence=result.influence[:, :k].copy(),
+                    gaps=result.gaps[:k])
     rest = replace(result, influence=result.influence[:, k:], gaps=result.gaps[k:])
     return first, rest
 
