@@ -237,6 +237,8 @@ def test_auto_alpha_in_the_estimator():
     assert clf.alpha_ in res["alpha"]
     assert len(res["heldout_gap"]) == len(DEFAULT_ALPHAS)
     assert clf.influence_.shape == (len(y), 2)  # the plan's columns stripped
+    # ... and released: influence_ owns its data, no view of the stacked pass.
+    assert clf.influence_.flags["OWNDATA"]
     j = list(res["alpha"]).index(clf.alpha_)
     assert res["admissible"][j]
     assert res["heldout_gap"][j] <= res["heldout_gap"][-1]
