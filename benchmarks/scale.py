@@ -609,10 +609,11 @@ def _why(last):
             f"{last['n'] * last['nnz_per_row'] ** 2:.1e} multiply-adds: about one "
             "ERM fit, which makes a few dozen L-BFGS passes over the "
             f"{last['n'] * last['nnz_per_row']:.1e} non-zeros. The refit starts "
-            "from the stage-1 solution, but the weights move far from 1, so it "
-            "needs about as many iterations as stage 1. Neither is a copy of X "
-            "or an extra pass that could be dropped; a 2x target leaves room "
-            "for neither.")
+            "from the stage-1 solution moved by the predicted parameter shift, "
+            "so it costs a fraction of a fit; stage 1 and the Hessian remain, "
+            "and neither is a copy of X or an extra pass that could be dropped: "
+            "a 2x target leaves no room for an exact Hessian that costs more "
+            "than one fit.")
         mem, erm_mem = last["memory"].get(m), last["memory"].get("ERM")
         if mem is not None and erm_mem is not None:
             x_bytes = last["x_bytes"]
