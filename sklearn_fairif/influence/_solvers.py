@@ -78,7 +78,10 @@ class ExactSolver(BaseEstimator):
         # Keyed weakly by the adapter: the factor lives as long as the
         # adapter (one fit), and is never pickled with a fitted solver_.
         cache = self.__dict__.setdefault("_factors", weakref.WeakKeyDictionary())
-        cached = cache.get(adapter)
+        try:
+            cached = cache.get(adapter)
+        except TypeError:  # an unhashable or non-weakrefable custom adapter
+            cache, cached = None, None
         if cached is not None and cached[0] == damping:
             return cached[1]
         H = np.array(adapter.to_numpy(adapter.hessian()), dtype=float)
@@ -91,7 +94,8 @@ class ExactSolver(BaseEstimator):
                 "or an unregularised one on separable data); increase `damping` "
                 "or use solver='cg'."
             ) from exc
-        cache[adapter] = (damping, factor)
+        if cache is not None:
+            cache[adapter] = (damping, factor)
         return factor
 
     def __getstate__(self):

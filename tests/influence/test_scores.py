@@ -211,3 +211,18 @@ def test_exact_solver_reuses_its_factor_and_does_not_pickle_it(biased_split):
     solver.solve(adapter, b, 1e-2)
     assert calls == [1]  # another damping: refactored
     assert "_factors" not in pickle.loads(pickle.dumps(solver)).__dict__
+
+
+def test_exact_solver_solves_for_an_unhashable_adapter(biased_split):
+    X, y = biased_split[:2]
+    inner = make_adapter(LogisticRegression().fit(X, y), X, y)
+
+    class Unhashable:
+        __hash__ = None  # e.g. a dataclass with eq=True
+
+        def __getattr__(self, name):
+            return getattr(inner, name)
+
+    b = np.ones((inner.n_params, 1))
+    assert_allclose(ExactSolver().solve(Unhashable(), b, 1e-3),
+                    ExactSolver().solve(inner, b, 1e-3))
