@@ -304,13 +304,13 @@ class LinearAdapter:
         """Return the transpose of :meth:`influence_dot` applied to ``D``, (P, b).
 
         ``D.T @ influence_dot(U) == influence_dot_t(D).T @ U`` for every
-        ``U``. One pass over the data for all ``b`` columns of ``D`` (n, b). A caller
-        that needs only projections ``D.T @ A`` of an influence matrix ``A``
-        (the cross-fitting's predicted margin changes) gets them without
-        building ``A``'s n × k columns.
+        ``U``: one pass over the data for all ``b`` columns of ``D`` (n, b),
+        the sum of the rows' gradients weighted by ``D``, which
+        :func:`~sklearn_fairif.influence.parameter_shift` turns into the
+        parameters' first-order change.
         """
         D = np.asarray(D, dtype=float)
-        residual = (self.cw * (self.p - self.y))[:, None]
+        residual = self._residual()[:, None]
         R = residual * D
         if self.balanced:
             # The transpose of influence_dot's correction: row i gains
