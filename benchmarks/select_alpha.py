@@ -31,7 +31,6 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -41,7 +40,15 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from _common import header, loaders, markdown_table, scores  # noqa: E402
+from _common import (  # noqa: E402
+    header,
+    loaders,
+    markdown_table,
+    mean_se,
+    median_time,
+    scores,
+    standard_error,
+)
 from scipy.special import expit, log_expit  # noqa: E402
 from scipy.stats import pearsonr  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
@@ -133,23 +140,9 @@ def load(name, seed, synthetic_n):
     return [np.asarray(p) if i >= 3 else p for i, p in enumerate(parts)]
 
 
-def median_time(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)), out
-
-
-def se(values):
-    values = np.asarray(values, dtype=float)
-    return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
-
-
-def fmt(values, scale=100.0, digits=2):
-    values = scale * np.asarray(values, dtype=float)
-    return f"{values.mean():.{digits}f} ± {se(values):.{digits}f}"
+def _fmt(values):
+    """Mean ± standard error, in percent."""
+    return mean_se(values, digits=2, scale=100.0)
 
 
 # ------------------------------------------------------------- one seed
@@ -303,8 +296,8 @@ def summarise(name, runs):
     rows = []
 
     def row(label, acc, aod, ratio="", alpha=""):
-        rows.append({"method": label, "test acc (%)": fmt(acc),
-                     "test AOD (%)": fmt(aod), "fit time / ERM": ratio,
+        rows.append({"method": label, "test acc (%)": _fmt(acc),
+                     "test AOD (%)": _fmt(aod), "fit time / ERM": ratio,
                      "alpha": alpha})
 
     t_erm = np.array([r["time"]["ERM"] for r in runs])
@@ -326,14 +319,14 @@ def summarise(name, runs):
         acc = [r["path"][a]["acc"] for r, a in zip(runs, chosen, strict=True)]
         aod = [r["path"][a]["aod"] for r, a in zip(runs, chosen, strict=True)]
         drop = 100 * (np.mean(acc) - erm_acc.mean())
-        proxy_rows.append({"proxy": proxy, "test acc (%)": fmt(acc),
+        proxy_rows.append({"proxy": proxy, "test acc (%)": _fmt(acc),
                            "acc - ERM (pt)": f"{drop:+.2f}",
-                           "test AOD (%)": fmt(aod), "alpha": _alpha_summary(chosen)})
+                           "test AOD (%)": _fmt(aod), "alpha": _alpha_summary(chosen)})
     aod_auto = np.array([r["test"]["auto"]["aod"] for r in runs])
     aod_def = np.array([r["test"]["default"]["aod"] for r in runs])
     verdict = {
         "auto_aod": float(aod_auto.mean()), "default_aod": float(aod_def.mean()),
-        "default_aod_se": se(aod_def),
+        "default_aod_se": standard_error(aod_def),
         "oracle_aod": None if oracle_j is None else float(path_aod[:, oracle_j].mean()),
         "oracle_alpha": None if oracle_j is None else alphas[oracle_j],
         "auto_vs_default_time": float(np.median(
