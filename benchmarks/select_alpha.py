@@ -46,6 +46,7 @@ from _common import (  # noqa: E402
     markdown_table,
     mean_se,
     median_time,
+    output_dir,
     scores,
     standard_error,
 )
@@ -76,7 +77,6 @@ from sklearn_fairif.influence import (  # noqa: E402
 )
 from sklearn_fairif.utils import make_tabular_pipeline  # noqa: E402
 
-RESULTS = HERE / "results"
 BUDGET = {"adult": 0.01, "compas": 0.02, "german": 0.02}  # synthetic: 0.01
 TOL = 0.01  # the estimator's default tol (the proxies' table uses it throughout)
 PROXIES = {
@@ -389,10 +389,11 @@ def main():
                  "looked up in the refitted path):\n\n"
                  + markdown_table(proxy_rows, list(proxy_rows[0])))
         body += "\n" + "\n".join(f"- {k}: {v}" for k, v in verdict.items()) + "\n"
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "select_alpha.json").write_text(json.dumps(
+        # The quick smoke run writes under results/quick, as every benchmark's.
+        out = output_dir(None, "quick" if args.quick else "full")
+        (out / "select_alpha.json").write_text(json.dumps(
             {"verdicts": verdicts, "runs": all_runs}, default=float))
-        (RESULTS / "select_alpha.md").write_text(
+        (out / "select_alpha.md").write_text(
             header('alpha="auto": cross-fitted alpha selection (issue 15)', command)
             + INTRO + body)
     print(json.dumps(verdicts, indent=1))
