@@ -440,17 +440,8 @@ class SkorchAdapter:
         One backward pass per batch for all k columns (``is_grads_batched``).
         """
         X = self._inputs(X)
-        G = self.from_numpy(G)
-        total = torch.zeros(self.n_params, G.shape[1], dtype=self.dtype,
-                            device=self.device)
         with self._eval():
-            for index in self._batches(_length(X)):
-                xb = _take(X, index, self.device)
-                with torch.enable_grad():
-                    theta = self.theta.detach().requires_grad_(True)
-                    margins = self._head.margin(self._forward(theta, xb))
-                    total += _batched_grad(margins, theta, G[index].T).T
-        return total
+            return self._summed_vjp(X, self._margin_fn, self.from_numpy(G))
 
     def logit_jvp(self, X, V):
         """``grad z_j . V[:, c]`` for every row of ``X``, NumPy (m, k).
@@ -459,17 +450,9 @@ class SkorchAdapter:
         columns (the transpose of :meth:`logit_vjp`).
         """
         X = self._inputs(X)
-        V = self.from_numpy(V)
-        out = []
         with self._eval():
-            for index in self._batches(_length(X)):
-                xb = _take(X, index, self.device)
-
-                def margins(theta, xb=xb):
-                    return self._head.margin(self._forward(theta, xb))
-
-                out.append(_batched_jvp(margins, self.theta, V.T).T)
-        return self.to_numpy(torch.cat(out)).astype(float)
+            out = self._rowwise_jvp(X, self._margin_fn, self.from_numpy(V))
+        return self.to_numpy(out).astype(float)
 
     def as_index(self, rows):
         """Row indices as an int64 tensor on the device (for LiSSA's batches)."""
@@ -577,30 +560,55 @@ class SkorchAdapter:
         The transpose of :meth:`grad_dot`: one forward and one batched
         backward pass per batch of rows for all ``b`` columns.
         """
-        D = self.from_numpy(D)
-        total = torch.zeros(self.n_params, D.shape[1], dtype=self.dtype,
-                            device=self.device)
         with self._eval():
-            for index in self._batches(self.n_samples, desc="influence"):
-                xb = _take(self._X, index, self.device)
-                with torch.enable_grad():
-                    theta = self.theta.detach().requires_grad_(True)
-                    losses = self._losses(theta, xb, self._y[index])
-                    total += _batched_grad(losses, theta, D[index].T).T
-        return total
+            return self._summed_vjp(self._X, self._loss_fn(self._y),
+                                    self.from_numpy(D), desc="influence")
 
     def _grad_dot_rows(self, X, y, U, desc=None):
         """``grad ell_i . U`` for the rows ``X``, ``y``, batch by batch (a tensor)."""
-        n = y.shape[0]
-        out = torch.empty(n, U.shape[1], dtype=self.dtype, device=self.device)
-        for index in self._batches(n, desc=desc):
+        return self._rowwise_jvp(X, self._loss_fn(y), U, desc=desc)
+
+    # The two batch loops of the protocol's products. ``outputs(theta, xb,
+    # index)`` gives one value per row of the batch ``xb`` (rows ``index``):
+    # the margins, or the per-sample losses.
+    def _margin_fn(self, theta, xb, index):
+        return self._head.margin(self._forward(theta, xb))
+
+    def _loss_fn(self, y):
+        def losses(theta, xb, index):
+            return self._losses(theta, xb, y[index])
+
+        return losses
+
+    def _summed_vjp(self, X, outputs, C, desc=None):
+        """``sum_j C[j, c] grad outputs_j`` over the rows of ``X``, (P, k).
+
+        One backward pass per batch for all k columns (``is_grads_batched``).
+        """
+        total = torch.zeros(self.n_params, C.shape[1], dtype=self.dtype,
+                            device=self.device)
+        for index in self._batches(_length(X), desc=desc):
             xb = _take(X, index, self.device)
-            yb = y[index]
+            with torch.enable_grad():
+                theta = self.theta.detach().requires_grad_(True)
+                total += _batched_grad(outputs(theta, xb, index), theta,
+                                       C[index].T).T
+        return total
 
-            def losses(theta, xb=xb, yb=yb):
-                return self._losses(theta, xb, yb)
+    def _rowwise_jvp(self, X, outputs, V, desc=None):
+        """``grad outputs_j . V[:, c]`` for every row of ``X``, a tensor (m, k).
 
-            out[index] = _batched_jvp(losses, self.theta, U.T).T
+        One vmapped forward-mode ``jvp`` per batch along all k columns.
+        """
+        out = torch.empty(_length(X), V.shape[1], dtype=self.dtype,
+                          device=self.device)
+        for index in self._batches(_length(X), desc=desc):
+            xb = _take(X, index, self.device)
+
+            def f(theta, xb=xb, index=index):
+                return outputs(theta, xb, index)
+
+            out[index] = _batched_jvp(f, self.theta, V.T).T
         return out
 
     def influence_dot_tasks(self, U, n_blocks):
