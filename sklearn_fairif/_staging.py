@@ -140,13 +140,10 @@ class ReweightedModel:
     def displaced(self, fitted, delta):
         """``fitted`` with its final step's parameters moved by ``delta``.
 
-        For families with a ``displaced`` hook (linear models); otherwise
-        ``fitted`` itself.
+        For families with a ``displaced`` hook (linear models; see
+        :attr:`displaceable`).
         """
-        move = getattr(self._family, "displaced", None)
-        if move is None:
-            return fitted
-        return self.assemble(move(self.final_step(fitted), delta))
+        return self.assemble(self._family.displaced(self.final_step(fitted), delta))
 
     @property
     def displaceable(self):
