@@ -490,14 +490,11 @@ def _choosing_alpha_markdown(result, args, plots):
                  "among those whose validation accuracy is within `--tol` "
                  f"({args.tol:g}) of ERM's.")
     lines += [_PRICE + intro, ""]
-    if "accuracy_vs_fairness.png" in plots:
-        lines += ["![accuracy vs fairness](accuracy_vs_fairness.png)", ""]
-    if "alpha_path.png" in plots:
-        lines += ["The same path against alpha: the validation gap (left axis) "
-                  "and accuracy (right axis) of each refit, the accuracy that "
-                  "`--tol` allows (dashed), the alphas outside it shaded, and "
-                  "the chosen alpha (vertical line).", "",
-                  "![gap and accuracy against alpha](alpha_path.png)", ""]
+    lines += _plot_lines(plots, (
+        "The same path against alpha: the validation gap (left axis) and "
+        "accuracy (right axis) of each refit, the accuracy that `--tol` allows "
+        "(dashed), the alphas outside it shaded, and the chosen alpha (vertical "
+        "line)."))
     path = result.path.rename(columns={
         "val_accuracy": "validation accuracy", "val_gap": f"validation {gap_name}"})
     erm_row = pd.DataFrame([{"alpha": "ERM", "validation accuracy":
@@ -505,6 +502,17 @@ def _choosing_alpha_markdown(result, args, plots):
                              result.erm_val["val_gap"], "chosen": False}])
     path["alpha"] = [f"{a:g}" for a in path["alpha"]]  # 1e-04, not 0.000
     lines += [_markdown_table(pd.concat([erm_row, path]), index=False), ""]
+    return lines
+
+
+def _plot_lines(plots, alpha_path_caption):
+    """Return the report's lines for the path figures among ``plots``."""
+    lines = []
+    if "accuracy_vs_fairness.png" in plots:
+        lines += ["![accuracy vs fairness](accuracy_vs_fairness.png)", ""]
+    if "alpha_path.png" in plots:
+        lines += [alpha_path_caption, "",
+                  "![gap and accuracy against alpha](alpha_path.png)", ""]
     return lines
 
 
@@ -521,15 +529,11 @@ def _crossfit_markdown(result, args, plots, gap_name):
         "with it.",
         "",
     ]
-    if "accuracy_vs_fairness.png" in plots:
-        lines += ["![accuracy vs fairness](accuracy_vs_fairness.png)", ""]
-    if "alpha_path.png" in plots:
-        lines += ["The same predictions against alpha: the predicted held-out gap "
-                  "(left axis) and accuracy change (right axis), each with a band "
-                  "of ± 1 standard deviation over the folds, `-tol` (dashed), the "
-                  "candidates outside it shaded, and the chosen alpha (vertical "
-                  "line).", "",
-                  "![gap and accuracy against alpha](alpha_path.png)", ""]
+    lines += _plot_lines(plots, (
+        "The same predictions against alpha: the predicted held-out gap (left "
+        "axis) and accuracy change (right axis), each with a band of ± 1 "
+        "standard deviation over the folds, `-tol` (dashed), the candidates "
+        "outside it shaded, and the chosen alpha (vertical line)."))
     lines += [_markdown_table(_candidate_table(result.path, gap_name), index=False),
               ""]
     if result.path["heldout_gap"].isna().any():
