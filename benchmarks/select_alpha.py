@@ -258,7 +258,7 @@ def fidelity_points(plan, infl, vals, margins, staged, y01, s_val, auto, args):
     pred_gap, refit_gap, pred_acc, refit_acc = [], [], [], []
     base = auto.initial_estimator_
     alphas = DEFAULT_ALPHAS[::args.fidelity_stride]
-    for k, (A_tr, g_tr, A_ho, g_ho, _, z, yz) in enumerate(
+    for k, (A_tr, g_tr, A_ho, g_ho, z, yz) in enumerate(
             plan.fold_problems(infl, vals, margins)):
         sign = 2.0 * yz - 1.0
         held = plan.folds == k

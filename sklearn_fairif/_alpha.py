@@ -28,16 +28,25 @@ carry the loss of accuracy is the nonlinearity of the 0/1 loss: rows crossing
 the decision boundary. So the held-out accuracy is computed exactly at the
 predicted margins ``z + A_z^T (w - 1)``: first order in the weights, no refit,
 nonlinear in the margins. With an exact solve and the adapter's transposed
-hooks, a :class:`MarginShift` predicts every validation row's margin from one
-parameter shift per batch of weight changes (``J_val H^-1 G^T (w - 1)``, one
-data pass for 4 alphas x K folds); otherwise the plan holds one influence
-column per tracked row (``max_utility_rows`` of them, a random subset). See
+hooks, a :class:`MarginShift` predicts every validation row's margin from the
+parameter shift of a weight change (``J_val H^-1 G^T (w - 1)``); otherwise the
+plan holds one influence column per tracked row (``max_utility_rows`` of them,
+a random subset).
+
+Cost. Each fold's solution is ``w - 1 = -B x + c`` (``_weights.LowRankChange``):
+``B = [n A_train, 1]`` has k + 1 columns and ``c`` is non-zero only on the
+rows clipped at weight 0 (under 3% of Adult's at the alphas scanned). So the
+held-out gaps and margins of every alpha are (k + 1)-vector combinations of
+what ``B`` does to them, computed once per fold (one data pass with K (k + 1)
+columns for the margins), plus one sparse pass per batch of alphas over the
+clipped rows. The scan forms no length-n vector. See
 ``benchmarks/results/select_alpha.md`` for the measurements.
 """
 
 from typing import NamedTuple
 
 import numpy as np
+from scipy import sparse
 
 from ._alpha_folds import (
     _RATE_ROWS,
@@ -286,27 +295,24 @@ class CrossFitPlan:
     def fold_problems(self, influence, values, margin_influence=None):
         """Yield, per fold, the train-side and held-out linearised constraints.
 
-        Yields ``(A_train, g_train, A_heldout, g_heldout, A_z, z, y)`` (the
-        last three None without labels): the estimator's constraints on the
-        other folds' rows and on the fold's own rows (each as the plan's cell
-        combination), and the held-out utility rows' margins, their
-        influence (None with a MarginShift) and their labels.
+        Yields ``(A_train, g_train, A_heldout, g_heldout, z, y)`` (the last
+        two None without labels): the estimator's constraints on the other
+        folds' rows and on the fold's own rows (each as the plan's cell
+        combination), and the held-out utility rows' margins and labels.
         """
         c = self.n_cells
         A_cells, g_cells = influence[:, :c], values[:c]
         if self.has_utility:
-            z_all, A_z_all = self.margins(influence, values, margin_influence)
+            z_all = self.margins(influence, values, margin_influence)[0]
         for k in range(self.n_folds):
             rest = [f for f in range(self.n_folds) if f != k]
             M_tr, M_ho = self.constraint_matrix(rest), self.constraint_matrix([k])
-            A_z = z = y = None
+            z = y = None
             if self.has_utility:
                 held = self.fold_utility == k
                 z, y = z_all[held], self.y_utility[held]
-                if isinstance(A_z_all, np.ndarray):
-                    A_z = A_z_all[:, held]
             yield (A_cells @ M_tr, g_cells @ M_tr, A_cells @ M_ho, g_cells @ M_ho,
-                   A_z, z, y)
+                   z, y)
 
     def predict_heldout(self, influence, values, alphas, *, stop_below=None,
                         margin_influence=None):
@@ -333,23 +339,35 @@ class CrossFitPlan:
         gap, change = np.full((K, n_a), np.nan), np.full((K, n_a), np.nan)
         util = np.full((K, n_a), np.nan)
         problems = list(self.fold_problems(influence, values, margin_influence))
+        # The folds' weight problems, solved together and warm-started along
+        # the scan. Each solution is w - 1 = -B x + c (c on the few clipped
+        # rows), so every held-out quantity is a (k+1)-vector product with
+        # the block's B.T @ block, formed once here.
+        path = WeightPath(np.stack([A_tr for A_tr, *_ in problems]),
+                          np.stack([g_tr for _, g_tr, *_ in problems]))
+        heldout = [path.basis_dot(k, A_ho) for k, (_, _, A_ho, *_) in
+                   enumerate(problems)]
         if self.has_utility:
-            A_z_all = self.margins(influence, values, margin_influence)[1]
-        # One weight problem per fold, warm-started along the scan.
-        paths = [WeightPath(A_tr, g_tr) for A_tr, g_tr, *_ in problems]
+            margins = _as_margin_shift(
+                *self.margins(influence, values, margin_influence))
+            # Each fold's basis moves its own held-out margins.
+            moved_basis = [block[:, self.fold_utility == k] for k, block in
+                           enumerate(np.split(margins.rmatmat(np.hstack(
+                               [path.basis(k) for k in range(K)])), K))]
         below = 0
         for chunk in _chunks(range(n_a - 1, -1, -1), ALPHAS_PER_PASS):
-            D = {}
-            for j in chunk:
-                D[j] = np.column_stack([p.solve(alphas[j], tol=SELECTION_TOL)[0] - 1.0
-                                        for p in paths])
+            points = {j: path.solve_low_rank(alphas[j], tol=SELECTION_TOL)
+                      for j in chunk}
+            for j, point in points.items():
                 for k, (_, _, A_ho, g_ho, *_rest) in enumerate(problems):
-                    gap[k, j] = np.mean(np.abs(g_ho + D[j][:, k] @ A_ho))
-                    change[k, j] = np.mean(D[j][:, k] ** 2)
+                    gap[k, j] = np.mean(np.abs(
+                        g_ho + point.dot(k, A_ho, heldout[k])))
+                change[:, j] = point.mean_sq
             if not self.has_utility:
                 continue
-            for j, column in zip(chunk, self._accuracy_changes(problems, A_z_all, D),
-                                 strict=True):
+            columns = self._accuracy_changes(problems, margins, moved_basis,
+                                             list(points.values()))
+            for j, column in zip(chunk, columns, strict=True):
                 util[:, j] = column
             if stop_below is None:
                 continue
@@ -363,23 +381,26 @@ class CrossFitPlan:
                     return gap, util, change
         return gap, util, change
 
-    def _accuracy_changes(self, problems, A_z_all, D):
+    def _accuracy_changes(self, problems, margins, moved_basis, points):
         """Predicted held-out accuracy change of each fold, per alpha.
 
-        ``D[j][:, k]`` is fold ``k``'s weight change at alpha ``j``; the
-        held-out rows' margins move by ``D[j][:, k] @ A_z``. With a
-        MarginShift, one product serves every fold and alpha of the chunk (one
-        data pass). Returns one (n_folds,) array per ``j``.
+        ``points[a]`` holds every fold's weight change ``-B x + c`` at one
+        alpha; the tracked margins move by ``-x @ moved_basis[k] + (c's
+        move)``, where one sparse product moves every ``c`` of the chunk
+        (none when no weight is clipped). Returns one (n_folds,) array per
+        point.
         """
-        moved = None
-        if not isinstance(A_z_all, np.ndarray):
-            moved = A_z_all.rmatmat(np.hstack(list(D.values())))
+        K = self.n_folds
+        n = len(problems[0][0])
+        C = sparse.hstack([point.sparse(n) for point in points], format="csc")
+        moved = (margins.rmatmat(C) if C.nnz else
+                 np.zeros((C.shape[1], len(self.utility_rows))))
         out = []
-        for a, D_j in enumerate(D.values()):
-            column = np.empty(self.n_folds)
-            for k, (*_, A_z, z, y) in enumerate(problems):
-                shift = (D_j[:, k] @ A_z if moved is None else
-                         moved[a * self.n_folds + k, self.fold_utility == k])
+        for a, point in enumerate(points):
+            column = np.empty(K)
+            for k, (*_, z, y) in enumerate(problems):
+                shift = (moved[a * K + k, self.fold_utility == k]
+                         - point.x[k] @ moved_basis[k])
                 column[k] = self._accuracy_change(k, z, z + shift, y)
             out.append(column)
         return out
@@ -400,6 +421,13 @@ def _chunks(values, size):
     return [values[i:i + size] for i in range(0, len(values), size)]
 
 
+def _as_margin_shift(z, A_z):
+    """Return the margins' predictor: ``A_z`` itself, or a MarginShift of it."""
+    if isinstance(A_z, MarginShift):
+        return A_z
+    return MarginShift(z, lambda D: (D.T @ A_z).T)
+
+
 class MarginShift:
     """Validation margins under weight changes, predicted to first order.
 
@@ -408,15 +436,17 @@ class MarginShift:
     the parameter shift of :func:`~sklearn_fairif.influence.parameter_shift`.
     It stands for the n × m margin influence ``A_z`` through its products
     (:meth:`rmatmat`), so every validation row is tracked at the cost of one
-    data pass per batch of weight changes.
+    data pass per batch of weight changes (of the rows a sparse batch holds).
     """
 
     def __init__(self, z, shift):
         self.z, self._shift = np.asarray(z, dtype=float), shift
 
     def rmatmat(self, D):
-        """Return ``D.T @ A_z``, shape (b, m)."""
-        return np.asarray(self._shift(np.asarray(D, dtype=float))).T
+        """Return ``D.T @ A_z``, shape (b, m); ``D`` may be SciPy sparse."""
+        if not sparse.issparse(D):
+            D = np.asarray(D, dtype=float)
+        return np.asarray(self._shift(D)).T
 
 
 def choose_alpha(alphas, gap, utility_change, weight_change, *, tol,

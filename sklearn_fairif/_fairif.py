@@ -416,8 +416,10 @@ class FairIFClassifier(BaseInfluenceReweighting):
                 constraints.n_constraints)
         shift = None
         if shifts:
+            weight = model.sample_weight  # None: unit weights, nothing to scale
             shift = partial(parameter_shift, adapter, result.solver,
-                            damping=result.damping, base_weight=model.sample_weight)
+                            damping=result.damping,
+                            base_weight=None if np.all(weight == 1.0) else weight)
         warm_shift = shift if model.convex and model.displaceable else None
         if plan is not None:
             margins = None

@@ -12,14 +12,20 @@ contributes 0.01), the second is the mean squared weight change. ``alpha = 0.01`
 therefore accepts a mean squared change of weights of 1 to close a gap of 0.1.
 
 The primal has n variables but only k + 1 equality-type couplings, so we solve
-its dual in k + 1 variables (one multiplier per constraint plus one for the mean):
-each dual evaluation costs O(n k), and the weights are recovered in closed form
-as a clipped affine function of the multipliers.
+its dual in k + 1 variables (one multiplier per constraint plus one for the mean),
+and the weights are recovered in closed form as a clipped affine function of the
+multipliers. The dual is quadratic but for the rows whose weight is clipped at 0,
+so after one O(n k^2) Gram matrix and one sort of the rows, each evaluation
+costs O(k^2) plus O(k) per row that *could* clip (see :class:`_Dual`), and a
+scan over alphas can keep every solution in that low-rank form
+(:meth:`WeightPath.solve_low_rank`).
 """
 
 import warnings
+from typing import NamedTuple
 
 import numpy as np
+from scipy import sparse
 from scipy.optimize import brentq
 from sklearn.exceptions import ConvergenceWarning
 
@@ -59,132 +65,257 @@ def solve_weights(influence, gaps, alpha, *, current_weights=None, tol=1e-13,
     g = np.asarray(gaps, dtype=float)
     if current_weights is not None:
         g = g - (np.asarray(current_weights, dtype=float) - 1.0) @ A
-    weights, predicted, _ = _solve(_Dual(A, g, alpha), None, tol=tol,
-                                   max_iter=max_iter)
-    return weights, predicted
+    dual = _Dual(A[None], g[None], alpha)
+    x = _newton(dual, np.zeros((1, dual.k + 1)), tol=tol, max_iter=max_iter)
+    weights, predicted = _finish(dual, x)
+    return weights[0], predicted[0]
 
 
 class WeightPath:
-    """The weight problem of one (influence, gaps) solved along many alphas.
+    """Weight problems sharing n and k, solved together along many alphas.
 
-    Each :meth:`solve` starts Newton from the previous alpha's multipliers
-    (scaled for the new alpha) and reuses the problem's Gram matrix, so a
-    scan over a grid of alphas costs a few O(n k) iterations per value.
-    ``solve(alpha)`` returns what :func:`solve_weights` returns.
+    ``influence`` (p, n, k) and ``gaps`` (p, k) stack p problems (the folds of
+    the alpha selection). They are solved in lockstep, batched over the p
+    problems; each solve starts Newton from the previous alpha's multipliers
+    (scaled for the new alpha) and reuses the Gram matrices, so a scan over a
+    grid of alphas costs a few Newton steps per value.
+
+    :meth:`solve` returns the weights; :meth:`solve_low_rank` returns them
+    as ``w - 1 = -B x + c`` (:class:`LowRankChange`), whose products with
+    any (n, c) block cost O((k + 1) c) given the block's :meth:`basis_dot`,
+    plus O(c) per clipped row: the scan never forms an n-vector.
     """
 
     def __init__(self, influence, gaps):
-        self._dual = _Dual(np.asarray(influence, dtype=float),
-                           np.asarray(gaps, dtype=float), None)
+        self._A = np.asarray(influence, dtype=float)
+        self._dual = _Dual(self._A, np.asarray(gaps, dtype=float), None)
         self._x = self._alpha = None
 
-    def solve(self, alpha, *, tol=1e-13, max_iter=200):
-        """Return ``(weights, predicted_gaps)`` at ``alpha``."""
+    def _newton(self, alpha, tol, max_iter):
         start = None
         if self._x is not None:
             # kappa = r / alpha at the optimum: rescale it for the new alpha.
             start = self._x.copy()
-            start[:-1] *= self._alpha / alpha
+            start[:, :-1] *= self._alpha / alpha
         self._dual.alpha = alpha
-        weights, predicted, self._x = _solve(self._dual, start, tol=tol,
-                                             max_iter=max_iter)
+        self._x = _newton(self._dual, np.zeros((self._dual.p, self._dual.k + 1))
+                          if start is None else start, tol=tol, max_iter=max_iter)
         self._alpha = alpha
-        return weights, predicted
+        return self._x
+
+    def solve(self, alpha, *, tol=1e-13, max_iter=200):
+        """Return ``(weights, predicted_gaps)`` at ``alpha``: (p, n) and (p, k)."""
+        return _finish(self._dual, self._newton(alpha, tol, max_iter))
+
+    def solve_low_rank(self, alpha, *, tol=1e-13, max_iter=200):
+        """Return the weight changes at ``alpha`` as a :class:`LowRankChange`.
+
+        At the dual optimum to ``tol``: ``mean(w) - 1`` is below ``tol``
+        rather than rounded to zero as in :meth:`solve`.
+        """
+        dual, x = self._dual, self._newton(alpha, tol, max_iter)
+        excess, _ = dual._excess(x)
+        clipped = [np.flatnonzero(e) for e in excess]
+        # sum (w - 1)^2 = |B x|^2 less (t^2 - 1) = excess^2 + 2 excess on the
+        # clipped rows.
+        sq = (np.einsum("pk,pk->p", x, (dual.gram @ x[:, :, None])[:, :, 0])
+              - np.einsum("pk,pk->p", excess, excess) - 2.0 * excess.sum(axis=1))
+        return LowRankChange(
+            x.copy(), [dual.order[i, c] for i, c in enumerate(clipped)],
+            [excess[i, c] for i, c in enumerate(clipped)], sq / dual.n)
+
+    def basis(self, i):
+        """Problem ``i``'s ``B = [n A, 1]``, (n, k + 1), in the caller's order."""
+        n = self._A.shape[1]
+        return np.column_stack([n * self._A[i], np.ones(n)])
+
+    def basis_dot(self, i, V):
+        """``B.T @ V`` of problem ``i`` for a block ``V`` (n, c): (k + 1, c)."""
+        n = self._A.shape[1]
+        return np.vstack([n * (self._A[i].T @ V), V.sum(axis=0)])
 
 
-def _solve(dual, x0, *, tol, max_iter):
-    """Solve the dual from ``x0`` (zeros when None); return weights, gaps, x."""
-    k = dual.k
-    x = _newton(dual, np.zeros(k + 1) if x0 is None else x0, tol=tol,
-                max_iter=max_iter)
-    delta = _clip(x @ dual.Bt)
-    if abs(delta.mean()) > 1e-12:
+class LowRankChange(NamedTuple):
+    """Weight changes ``w - 1 = -B x + c`` of p problems (see :class:`WeightPath`).
+
+    ``c`` is zero but on the clipped rows (weight 0), where it is
+    ``b_i . x - 1``, so that ``w_i = 0`` there.
+
+    Attributes
+    ----------
+    x : ndarray of shape (p, k + 1)
+        The dual multipliers.
+    rows : list of ndarray of int
+        Each problem's clipped rows.
+    excess : list of ndarray
+        ``c`` on them.
+    mean_sq : ndarray of shape (p,)
+        ``mean((w - 1)**2)``.
+    """
+
+    x: np.ndarray
+    rows: list
+    excess: list
+    mean_sq: np.ndarray
+
+    def dot(self, i, V, basis_dot):
+        """``(w_i - 1) @ V`` for a block ``V`` (n, c) with its ``basis_dot``."""
+        return self.excess[i] @ V[self.rows[i]] - self.x[i] @ basis_dot
+
+    def sparse(self, n):
+        """``c`` of every problem as the columns of a sparse (n, p) matrix."""
+        lengths = [len(r) for r in self.rows]
+        return sparse.csc_array(
+            (np.concatenate(self.excess), np.concatenate(self.rows),
+             np.concatenate([[0], np.cumsum(lengths)])), shape=(n, len(lengths)))
+
+
+def _finish(dual, x):
+    """Weights and predicted gaps at the multipliers ``x``."""
+    p, k = dual.p, dual.k
+    # The weight changes, in the dual's row order, transformed in place (a
+    # fresh n-vector per step costs more than the arithmetic on it).
+    delta = dual.margins(x)
+    _clip(delta, out=delta)
+    for i in np.flatnonzero(np.abs(delta.mean(axis=1)) > 1e-12):
         # Stopped early: re-solve the mean multiplier exactly for the final
         # kappa, so that mean(w) = 1 and w >= 0 hold whatever happened.
-        t = x[:k] @ dual.Bt[:k]
-        delta = _clip(t + _mean_multiplier(t))
+        t = x[i, :k] @ dual.Bt[i, :k]
+        delta[i] = _clip(t + _mean_multiplier(t))
     # The last rounding error of the mean, spread over the free rows (the exact
     # shift of nu for the final active set).
     free = delta > -1.0
-    delta[free] -= delta.sum() / max(free.sum(), 1)
-    delta = np.maximum(delta, -1.0)
-    return 1.0 + delta, dual.g + delta @ dual.A, x
+    shift = delta.sum(axis=1) / np.maximum(free.sum(axis=1), 1)
+    np.subtract(delta, shift[:, None], out=delta, where=free)
+    np.maximum(delta, -1.0, out=delta)
+    predicted = dual.g + (dual.Bt[:, :k] @ delta[:, :, None])[:, :, 0] / dual.n
+    delta += 1.0
+    weights = np.empty_like(delta)
+    for i in range(p):  # back to the caller's row order
+        weights[i, dual.order[i]] = delta[i]
+    return weights, predicted
 
 
 class _Dual:
-    """The negated, rescaled dual of the weight problem.
+    """The negated, rescaled duals of p weight problems.
 
     With ``b_i = n A[i]`` and multipliers ``x = (kappa, nu)`` (one per
     constraint, one for the mean), the primal minimiser is
-    ``delta_i = max(-1, -(b_i . kappa + nu))`` and the function minimised is
+    ``delta_i = max(-1, -t_i)``, ``t_i = b_i . kappa + nu``, and the function
+    minimised is
 
-        f(x) = alpha/2 |kappa|^2 - kappa . g - (1/2n) sum_i psi(b_i . kappa + nu),
+        f(x) = alpha/2 |kappa|^2 - kappa . g - (1/2n) sum_i psi(t_i),
         psi(t) = -t^2 if t <= 1 else 1 - 2t,
 
     convex and C^1 with gradient ``(alpha kappa - r, -mean(delta))`` (``r`` the
     predicted gaps); at its minimum ``r = alpha kappa`` and ``mean(delta) = 0``.
+    Every method works on all p problems at once (arrays with a leading p).
+
+    Only the clipped rows (``t_i >= 1``, weight 0) make ``f`` non-quadratic:
+    ``sum_i psi(t_i) = -x' Gram x + sum_clipped (t_i - 1)^2``. A row can clip
+    only if ``|b_i| |kappa| + nu >= 1``, so with the rows sorted by ``|b_i|``
+    every evaluation touches a prefix of candidates (a few percent of the rows
+    at the alphas the selection scans) plus the (k+1)^2 Gram matrix, not all n.
     """
 
     def __init__(self, A, g, alpha):
-        n, self.k = A.shape
-        self.A, self.g, self.alpha, self.n = A, g, alpha, n
-        # n A keeps every quantity O(1); (k + 1) contiguous rows are the layout
-        # the O(n k) products run fastest on.
-        self.Bt = np.vstack([n * A.T, np.ones((1, n))])
-        self.gram = self.Bt @ self.Bt.T
+        self.p, n, self.k = A.shape
+        self.g, self.alpha, self.n = g, alpha, n
+        sq_norms = np.zeros((self.p, n))
+        for j in range(self.k):
+            sq_norms += A[:, :, j] ** 2
+        sq_norms *= -n * n  # ascending: largest |b_i| first
+        self.order = np.argsort(sq_norms, axis=1)
+        self.neg_sq_norms = np.stack([sq_norms[i].take(self.order[i])
+                                      for i in range(self.p)])
+        # (k + 1) contiguous rows per problem, in that order: the layout the
+        # O(n k) products run fastest on; n A keeps every quantity O(1).
+        self.Bt = np.empty((self.p, self.k + 1, n))
+        for i in range(self.p):
+            np.multiply(A[i].take(self.order[i], axis=0).T, n,
+                        out=self.Bt[i, : self.k])
+        self.Bt[:, self.k] = 1.0
+        self.gram = self.Bt @ self.Bt.transpose(0, 2, 1)
+        self._last = None  # (x, excess, stop) of the last evaluation
+
+    def margins(self, x, stop=None):
+        """Dual margins ``t = B x`` of the first ``stop`` rows, shape (p, stop)."""
+        return (x[:, None, :] @ self.Bt[:, :, :stop])[:, 0]
+
+    def _n_candidates(self, x):
+        """Rows (a prefix in the sorted order) that may clip at ``x``."""
+        kappa = np.linalg.norm(x[:, : self.k], axis=1)
+        # |b_i| kappa + nu >= 1, with a margin for the rounding of t.
+        need = 1.0 - 1e-9 - x[:, self.k]
+        if np.any(need <= 0.0):
+            return self.n
+        stop = 0
+        for i in np.flatnonzero(kappa > 0.0):
+            stop = max(stop, int(np.searchsorted(
+                self.neg_sq_norms[i], -(need[i] / kappa[i]) ** 2, side="right")))
+        return stop
+
+    def _excess(self, x):
+        """Candidate rows' ``max(t - 1, 0)`` (nonzero on the clipped ones)."""
+        if self._last is not None and np.array_equal(self._last[0], x):
+            return self._last[1:]  # Newton's Hessian at the last point evaluated
+        stop = self._n_candidates(x)
+        excess = np.maximum(self.margins(x, stop) - 1.0, 0.0)
+        self._last = (x.copy(), excess, stop)
+        return excess, stop
 
     def value_grad(self, x):
-        t = x @ self.Bt
-        delta = _clip(t)
-        # psi(t) = -t^2 (t <= 1) or 1 - 2t (t > 1) is delta * (2t + delta)
-        # with delta = max(-1, -t): one pass fewer than np.where.
-        psi = delta * (2.0 * t + delta)
-        kappa = x[: self.k]
-        f = 0.5 * self.alpha * kappa @ kappa - kappa @ self.g - psi.mean() / 2.0
-        grad = -(self.Bt @ delta) / self.n
-        grad[: self.k] += self.alpha * kappa - self.g
-        return f, grad, t
+        excess, stop = self._excess(x)
+        gram_x = (self.gram @ x[:, :, None])[:, :, 0]
+        # sum psi = -x' Gram x + |excess|^2 and B' delta = -Gram x + B' excess.
+        psi_sum = np.einsum("pk,pk->p", excess, excess) - np.einsum(
+            "pk,pk->p", x, gram_x)
+        kappa = x[:, : self.k]
+        f = (0.5 * self.alpha * np.einsum("pk,pk->p", kappa, kappa)
+             - np.einsum("pk,pk->p", kappa, self.g) - psi_sum / (2.0 * self.n))
+        grad = (gram_x - (self.Bt[:, :, :stop] @ excess[:, :, None])[:, :, 0]
+                ) / self.n
+        grad[:, : self.k] += self.alpha * kappa - self.g
+        return f, grad
 
-    def hessian(self, t):
+    def hessian(self, x):
         # Gram matrix of the free rows = full Gram minus the (usually few)
-        # clipped rows: O(n) for the mask plus O(n_clipped k^2).
-        clipped = self.Bt[:, t >= 1.0]
-        H = (self.gram - clipped @ clipped.T) / self.n
-        H[: self.k, : self.k] += self.alpha * np.eye(self.k)
+        # clipped rows, all among the candidates.
+        excess, stop = self._excess(x)
+        candidates = self.Bt[:, :, :stop]
+        H = self.gram - (candidates * (excess > 0.0)[:, None, :]) @ (
+            candidates.transpose(0, 2, 1))
+        H /= self.n
+        H[:, : self.k, : self.k] += self.alpha * np.eye(self.k)
         return H
 
 
 def _newton(dual, x, *, tol, max_iter):
-    """Semismooth Newton with Armijo backtracking on the convex dual.
+    """Semismooth Newton with Armijo backtracking on the convex duals.
 
     scipy's trust-region methods stall on this piecewise-quadratic function when
     most weights are clipped at 0 (its Hessian is then nearly singular); a
     regularised Newton step with a line search converges in a few iterations.
+    Each problem takes its own steps and step sizes; a converged one stays
+    where it is while the others go on.
     """
-    f, grad, t = dual.value_grad(x)
+    f, grad = dual.value_grad(x)
+    done = np.zeros(dual.p, dtype=bool)  # at machine precision
     for _ in range(max_iter):
-        if np.max(np.abs(grad)) <= tol:
+        norm = np.max(np.abs(grad), axis=1)
+        moving = (norm > tol) & ~done
+        if not moving.any():
             return x
-        H = dual.hessian(t)
-        H[np.diag_indices_from(H)] += 1e-10 * (1.0 + np.abs(np.diag(H)).max())
-        step = -np.linalg.solve(H, grad)
-        slope = grad @ step
-        size = 1.0
-        for _ in range(60):
-            f_new, grad_new, t_new = dual.value_grad(x + size * step)
-            # Near the optimum f's changes drop below its rounding error; a
-            # full step that halves the gradient is then accepted as progress.
-            if f_new <= f + 1e-4 * size * slope or (
-                size == 1.0
-                and np.max(np.abs(grad_new)) <= 0.5 * np.max(np.abs(grad))
-            ):
-                break
-            size *= 0.5
-        x = x + size * step
-        f, grad, t = f_new, grad_new, t_new
-        if size * np.max(np.abs(step)) <= 1e-15 * (1.0 + np.max(np.abs(x))):
-            return x  # at machine precision: no further progress possible
-    if np.max(np.abs(grad)) > tol:
+        H = dual.hessian(x)
+        diag = np.einsum("pii->pi", H)
+        diag += 1e-10 * (1.0 + np.abs(diag).max(axis=1, keepdims=True))
+        step = -np.linalg.solve(H, grad[:, :, None])[:, :, 0]
+        step[~moving] = 0.0
+        size, f, grad = _line_search(dual, x, step, f, grad, norm, moving)
+        x = x + size[:, None] * step
+        done |= size * np.max(np.abs(step), axis=1) <= 1e-15 * (
+            1.0 + np.max(np.abs(x), axis=1))
+    if np.any(np.max(np.abs(grad), axis=1) > tol):
         warnings.warn(
             f"The weight solver did not converge in max_iter={max_iter} "
             f"iterations (dual gradient {np.max(np.abs(grad)):.1e} > tol={tol}); "
@@ -195,9 +326,34 @@ def _newton(dual, x, *, tol, max_iter):
     return x
 
 
-def _clip(t):
+def _line_search(dual, x, step, f, grad, norm, moving):
+    """Armijo backtracking, per problem, along ``step``.
+
+    Returns the step sizes and the value and gradient at ``x + size * step``
+    (the next iterate's, so none is evaluated twice).
+    """
+    slope = np.einsum("pk,pk->p", grad, step)
+    size = np.ones(dual.p)
+    pending = moving.copy()
+    f_new, grad_new = dual.value_grad(x + step)
+    for _ in range(60):
+        # Near the optimum f's changes drop below its rounding error; a
+        # full step that halves the gradient is then accepted as progress.
+        pending &= ~((f_new <= f + 1e-4 * size * slope) | (
+            (size == 1.0) & (np.max(np.abs(grad_new), axis=1) <= 0.5 * norm)))
+        if not pending.any():
+            break
+        size[pending] *= 0.5
+        f_try, grad_try = dual.value_grad(x + size[:, None] * step)
+        f_new[pending] = f_try[pending]
+        grad_new[pending] = grad_try[pending]
+    return size, f_new, grad_new
+
+
+def _clip(t, out=None):
     """Primal weight changes ``delta = max(-1, -t)`` from dual margins ``t``."""
-    return np.maximum(-1.0, -t)
+    delta = np.negative(t, out=out)
+    return np.maximum(delta, -1.0, out=delta)
 
 
 def _mean_multiplier(t):

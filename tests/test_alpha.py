@@ -229,6 +229,39 @@ def test_margin_shift_selects_like_the_margin_columns(class_weight):
         columns.select(dense.influence, dense.gaps, margin_influence=margins)
 
 
+def test_heldout_predictions_equal_those_of_the_full_weights():
+    # The scan never forms the weights: each solution is w - 1 = -B x + c
+    # (c on the rows clipped at 0). Its held-out gaps, weight changes and
+    # accuracy changes must equal those computed from the full weights.
+    X, y, X_val, y_val, s_val = _problem(seed=1)
+    model = ReweightedModel(LogisticRegression(), X, y, classes=np.unique(y),
+                            sample_weight=np.ones(len(y)), X_val=X_val)
+    adapter = model.adapter(model.fit())
+    plan = make_crossfit_plan("equalized_odds", y_val, s_val, random_state=0,
+                              margin_columns=False)
+    cells = compute_influence(adapter, plan.constraints, X_val, "exact")
+    margins = MarginShift(adapter.decision_function(X_val), lambda D: adapter.logit_jvp(
+        X_val, parameter_shift(adapter, cells.solver, D, damping=cells.damping)))
+    alphas = DEFAULT_ALPHAS
+    gap, util, change = plan.predict_heldout(cells.influence, cells.gaps, alphas,
+                                             margin_influence=margins)
+    clipped = 0
+    for k, (A_tr, g_tr, A_ho, g_ho, z, yz) in enumerate(
+            plan.fold_problems(cells.influence, cells.gaps, margins)):
+        sign = 2.0 * yz - 1.0
+        for j, alpha in enumerate(alphas):
+            d = solve_weights(A_tr, g_tr, alpha, tol=1e-12)[0] - 1.0
+            clipped += np.sum(d == -1.0)
+            np.testing.assert_allclose(gap[k, j],
+                                       np.mean(np.abs(g_ho + d @ A_ho)),
+                                       rtol=1e-7, atol=1e-10)
+            np.testing.assert_allclose(change[k, j], np.mean(d**2), rtol=1e-7)
+            z_new = z + margins.rmatmat(d[:, None])[0, plan.folds == k]
+            expected = np.mean(sign * z_new > 0) - np.mean(sign * z > 0)
+            assert util[k, j] == pytest.approx(expected, abs=1.5 / len(z))
+    assert clipped > 50  # the sparse corrections were exercised
+
+
 def test_auto_alpha_in_the_estimator():
     X, y, X_val, y_val, s_val = _problem(seed=1)
     clf = FairIFClassifier(alpha="auto", random_state=0)

@@ -287,11 +287,82 @@ def test_weight_path_equals_independent_solves():
     from sklearn_fairif._weights import WeightPath
 
     rng = np.random.default_rng(3)
-    A = rng.normal(scale=1e-3, size=(2000, 3))
-    g = np.array([0.1, -0.05, 0.02])
+    # Three problems in one batch, of different difficulty: one with most
+    # weights clipped at 0 (large gaps) converges later than the others.
+    A = rng.normal(scale=1e-3, size=(3, 2000, 3))
+    g = np.array([[0.1, -0.05, 0.02], [0.01, 0.0, -0.02], [2.0, -1.5, 1.0]])
     path = WeightPath(A, g)
     for alpha in np.logspace(1, -4, 16):  # the scan's order: largest first
         w_path, r_path = path.solve(alpha)
-        w, r = solve_weights(A, g, alpha)
-        np.testing.assert_allclose(w_path, w, atol=1e-9)
-        np.testing.assert_allclose(r_path, r, atol=1e-12)
+        assert w_path.shape == (3, 2000) and r_path.shape == (3, 3)
+        for i in range(3):
+            w, r = solve_weights(A[i], g[i], alpha)
+            np.testing.assert_allclose(w_path[i], w, atol=1e-9)
+            np.testing.assert_allclose(r_path[i], r, atol=1e-12)
+
+
+def _dual_direct(A, g, alpha, x):
+    """The dual's value and gradient summed over every row (no pruning)."""
+    n, k = A.shape
+    t = n * A @ x[:k] + x[k]
+    delta = np.maximum(-1.0, -t)
+    psi = np.where(t <= 1.0, -(t**2), 1.0 - 2.0 * t)
+    f = 0.5 * alpha * x[:k] @ x[:k] - x[:k] @ g - psi.mean() / 2.0
+    grad = np.append(alpha * x[:k] - g - delta @ A, -delta.mean())
+    return f, grad
+
+
+@pytest.mark.parametrize("scale", [0.0, 0.3, 3.0, 30.0])
+def test_dual_pruned_to_candidate_rows_equals_the_full_sum(scale):
+    # The dual evaluates only the rows that can clip (|b_i| |kappa| + nu >= 1,
+    # a prefix by |b_i|) plus the Gram matrix: from no row (scale 0) to most
+    # rows clipped (scale 30), and with nu >= 1 (every row a candidate).
+    from sklearn_fairif._weights import _Dual
+
+    rng = np.random.default_rng(7)
+    A = rng.standard_t(3, size=(2, 500, 3)) / 500  # heavy tails: a few big rows
+    g = rng.normal(size=(2, 3))
+    dual = _Dual(A, g, 0.05)
+    x = scale * rng.normal(size=(2, 4))
+    x[1, 3] = 1.5 if scale else 0.0
+    f, grad = dual.value_grad(x)
+    for i in range(2):
+        f_ref, grad_ref = _dual_direct(A[i], g[i], 0.05, x[i])
+        np.testing.assert_allclose(f[i], f_ref, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(grad[i], grad_ref, rtol=1e-10, atol=1e-12)
+    # Finite differences of the direct sum check the Hessian (the dual is
+    # piecewise quadratic: exact away from the kinks).
+    H = dual.hessian(x)
+    h = 1e-7
+    for j in range(4):
+        e = np.zeros(4)
+        e[j] = h
+        fd = (_dual_direct(A[0], g[0], 0.05, x[0] + e)[1]
+              - _dual_direct(A[0], g[0], 0.05, x[0] - e)[1]) / (2 * h)
+        np.testing.assert_allclose(H[0][:, j], fd, rtol=1e-5, atol=1e-6)
+
+
+def test_low_rank_change_equals_the_weights():
+    from sklearn_fairif._weights import WeightPath
+
+    rng = np.random.default_rng(8)
+    A = rng.normal(scale=1e-3, size=(3, 1500, 2))
+    g = np.array([[0.3, -0.2], [0.02, 0.01], [1.0, 0.5]])
+    V = rng.normal(size=(1500, 4))
+    for alpha in (1.0, 0.01, 1e-4):  # from no weight at 0 to many
+        weights = WeightPath(A, g).solve(alpha, tol=1e-12)[0]
+        change = WeightPath(A, g).solve_low_rank(alpha, tol=1e-12)
+        path = WeightPath(A, g)
+        C = change.sparse(1500).toarray()
+        for i in range(3):
+            d = weights[i] - 1.0
+            # w - 1 = -B x + c, with c on the clipped rows only.
+            np.testing.assert_allclose(-path.basis(i) @ change.x[i] + C[:, i], d,
+                                       atol=1e-10)
+            assert np.all(d[change.rows[i]] == -1.0)
+            np.testing.assert_allclose(change.dot(i, V, path.basis_dot(i, V)),
+                                       d @ V, rtol=1e-9, atol=1e-9)
+            np.testing.assert_allclose(change.mean_sq[i], np.mean(d**2),
+                                       rtol=1e-9)
+        if alpha == 1e-4:
+            assert max(len(r) for r in change.rows) > 10  # the clipped case ran

@@ -170,7 +170,7 @@ class LinearAdapter:
         """``[X, 1].T @ R`` for R of shape (m, k)."""
         out = np.asarray(safe_sparse_dot(X.T, R, dense_output=True))
         if self.fit_intercept:
-            out = np.vstack([out, R.sum(axis=0)])
+            out = np.vstack([out, np.asarray(R.sum(axis=0)).reshape(1, -1)])
         return out
 
     def _regulariser(self):
@@ -307,22 +307,29 @@ class LinearAdapter:
         ``U``: one pass over the data for all ``b`` columns of ``D`` (n, b),
         the sum of the rows' gradients weighted by ``D``, which
         :func:`~sklearn_fairif.influence.parameter_shift` turns into the
-        parameters' first-order change.
+        parameters' first-order change. A SciPy sparse ``D`` costs only the
+        rows it holds.
         """
-        D = np.asarray(D, dtype=float)
-        residual = self._residual()[:, None]
-        R = residual * D
+        residual = self._residual()
+        if sparse.issparse(D):
+            D = sparse.csr_array(D, dtype=float)
+            rows = np.flatnonzero(np.diff(D.indptr))  # the rows D holds
+            out = self._jac_t(self.X[rows], residual[rows, None] * D[rows].toarray())
+        else:
+            D = np.asarray(D, dtype=float)
+            out = self._jac_t(self.X, residual[:, None] * D)
         if self.balanced:
             # The transpose of influence_dot's correction: row i gains
-            # total - Q_{y_i} / S_{y_i}, each linear in the rows' grad_dot.
-            b = self.fit_weight[:, None]
-            S = {c: b[self.y == c].sum() for c in (0.0, 1.0)}
-            mass = {c: D[self.y == c].sum(axis=0) for c in (0.0, 1.0)}
-            total = (mass[0.0] + mass[1.0]) / (S[0.0] + S[1.0])
-            for c in (0.0, 1.0):
-                R[self.y == c] += b[self.y == c] * residual[self.y == c] * (
-                    total - mass[c] / S[c])
-        return self._jac_t(self.X, R)
+            # total - Q_{y_i} / S_{y_i}, linear in the rows' grad_dot. Summed
+            # over a class's rows that is one fixed gradient per class times
+            # one coefficient per column of D.
+            b = self.fit_weight
+            in_class = np.column_stack([self.y == 0.0, self.y == 1.0]).astype(float)
+            S = b @ in_class
+            mass = np.asarray(D.T @ in_class).T  # (2, b): D's sum per class
+            coef = mass.sum(axis=0) / S.sum() - mass / S[:, None]
+            out += self._jac_t(self.X, (b * residual)[:, None] * in_class) @ coef
+        return out
 
     @staticmethod
     def to_numpy(a):

@@ -94,7 +94,9 @@ class ModelFamily(Protocol):
     with ``U``; it defaults to ``grad_dot`` and differs only when the model
     rescales samples as a function of the weights (balanced class weights).
     ``influence_dot_t(D)`` is its optional transpose, ``sum_i D[i, b]`` times
-    that derivative, shape (P, b), and ``logit_jvp(X, V)`` the optional
+    that derivative, shape (P, b), for a dense ``D`` or a SciPy sparse one
+    (whose pass should touch only the rows it holds: the selection's
+    corrections for weights clipped at 0), and ``logit_jvp(X, V)`` the optional
     transpose of ``logit_vjp`` (``grad z_j . V[:, c]``, shape (m, k)): with
     both and an exact solve, ``alpha="auto"`` predicts every validation
     margin under a weight change through one parameter shift

@@ -41,6 +41,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import torch
+from scipy import sparse
 from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
 from torch.func import functional_call
 
@@ -558,11 +559,17 @@ class SkorchAdapter:
         """``sum_i D[i, b] grad ell_i`` for each column of ``D`` (n, b): (P, b).
 
         The transpose of :meth:`grad_dot`: one forward and one batched
-        backward pass per batch of rows for all ``b`` columns.
+        backward pass per batch of rows for all ``b`` columns. A SciPy
+        sparse ``D`` passes over only the rows it holds.
         """
+        X, y = self._X, self._y
+        if sparse.issparse(D):
+            rows = np.unique(sparse.coo_array(D).row)
+            D = sparse.csr_array(D)[rows].toarray()
+            X, y = _own_rows(X, rows), _own_rows(y, rows)
         with self._eval():
-            return self._summed_vjp(self._X, self._loss_fn(self._y),
-                                    self.from_numpy(D), desc="influence")
+            return self._summed_vjp(X, self._loss_fn(y), self.from_numpy(D),
+                                    desc="influence")
 
     def _grad_dot_rows(self, X, y, U, desc=None):
         """``grad ell_i . U`` for the rows ``X``, ``y``, batch by batch (a tensor)."""

@@ -17,6 +17,7 @@ rows through joblib (:func:`influence_dot`), on whatever backend
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
+from scipy import sparse
 
 
 def constraint_gradients(adapter, constraints, X_val):
@@ -135,8 +136,10 @@ def parameter_shift(adapter, solver, D, *, damping=0.0, base_weight=None):
     solver : solver instance
         Computes ``(H + damping I)^-1 b`` (an :class:`ExactSolver` that already
         solved on this adapter reuses its factorisation).
-    D : ndarray of shape (n_samples,) or (n_samples, b)
-        Changes of FairIF's weights.
+    D : ndarray of shape (n_samples,) or (n_samples, b), or sparse matrix
+        Changes of FairIF's weights. A SciPy sparse (n_samples, b) matrix
+        (a few rows) costs only the rows it holds with the linear and
+        skorch adapters.
     damping : float, default=0.0
         Added to the Hessian's diagonal.
     base_weight : ndarray of shape (n_samples,), default=None
@@ -160,11 +163,17 @@ def parameter_shift(adapter, solver, D, *, damping=0.0, base_weight=None):
     >>> parameter_shift(adapter, ExactSolver(), np.full(200, 0.1)).shape
     (4,)
     """
-    D = np.asarray(D, dtype=float)
-    columns = D.reshape(len(D), -1)
-    if base_weight is not None:
-        columns = columns * np.asarray(base_weight)[:, None]
+    if sparse.issparse(D):
+        columns = sparse.csr_array(D, dtype=float)
+        if base_weight is not None:
+            columns = sparse.csr_array(
+                columns.multiply(np.asarray(base_weight)[:, None]))
+    else:
+        D = np.asarray(D, dtype=float)
+        columns = D.reshape(len(D), -1)
+        if base_weight is not None:
+            columns = columns * np.asarray(base_weight)[:, None]
     rhs = adapter.from_numpy(adapter.influence_dot_t(columns))
     delta = -np.asarray(adapter.to_numpy(solver.solve(adapter, rhs, damping)),
                         dtype=float) / adapter.n_samples
-    return delta.ravel() if D.ndim == 1 else delta
+    return delta.ravel() if getattr(D, "ndim", 2) == 1 else delta

@@ -386,6 +386,10 @@ def test_influence_dot_t_is_the_transpose_of_influence_dot(case_id, fmt):
     assert got.shape == (adapter.n_params, 4)
     err = _rel(got.T @ U, D.T @ adapter.influence_dot(U))
     assert err < 1e-12, f"influence_dot_t vs influence_dot: {err:.2e}"
+    # A sparse D (a few rows) gives the dense D's product.
+    D[rng.random(len(y)) < 0.9] = 0.0
+    assert_allclose(adapter.influence_dot_t(sparse.csc_array(D)),
+                    adapter.influence_dot_t(D), rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("fmt", FMTS)

@@ -13,6 +13,7 @@ import sys
 import joblib
 import numpy as np
 import pytest
+from scipy import sparse
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("skorch")
@@ -456,6 +457,12 @@ def test_transposed_hooks_are_the_transposes():
     got = adapter.to_numpy(adapter.influence_dot_t(D))
     assert got.shape == (adapter.n_params, 4)
     assert_allclose(got.T @ U, D.T @ adapter.grad_dot(U), rtol=1e-10, atol=1e-12)
+    # A sparse D passes over its rows only, with the dense D's result.
+    D[[0, 3, 4, 11, 12, 13, 14, 15, 16, 17]] = 0.0
+    sparse_got = adapter.influence_dot_t(sparse.csc_array(D))
+    assert_allclose(adapter.to_numpy(sparse_got),
+                    adapter.to_numpy(adapter.influence_dot_t(D)), rtol=1e-10,
+                    atol=1e-12)
     # logit_jvp is likewise the transpose of logit_vjp.
     G = rng.standard_normal((len(y), 2))
     jvp = adapter.logit_jvp(X, U)
