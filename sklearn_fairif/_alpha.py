@@ -59,7 +59,7 @@ from ._alpha_folds import (
     make_folds,
 )
 from ._objectives import OBJECTIVES, FairnessConstraints
-from ._weights import WeightPath
+from ._weights import WeightPath, clipped_columns
 
 # The continuous search: a dense log grid (each point costs one weight solve per
 # fold, O(n k) each), wide enough to hold every alpha the benchmarks chose.
@@ -342,33 +342,22 @@ class CrossFitPlan:
         # The folds' weight problems, solved together and warm-started along
         # the scan. Each solution is w - 1 = -B x + c (c on the few clipped
         # rows), so every held-out quantity is a (k+1)-vector product with
-        # the block's B.T @ block, formed once here.
+        # what B does to it, formed once here (_HeldOut).
         path = WeightPath(np.stack([A_tr for A_tr, *_ in problems]),
                           np.stack([g_tr for _, g_tr, *_ in problems]))
-        heldout = [path.basis_dot(k, A_ho) for k, (_, _, A_ho, *_) in
-                   enumerate(problems)]
-        if self.has_utility:
-            margins = _as_margin_shift(
-                *self.margins(influence, values, margin_influence))
-            # Each fold's basis moves its own held-out margins.
-            moved_basis = [block[:, self.fold_utility == k] for k, block in
-                           enumerate(np.split(margins.rmatmat(np.hstack(
-                               [path.basis(k) for k in range(K)])), K))]
+        heldout = _HeldOut(self, path, problems, *(
+            self.margins(influence, values, margin_influence)
+            if self.has_utility else (None, None)))
         below = 0
         for chunk in _chunks(range(n_a - 1, -1, -1), ALPHAS_PER_PASS):
-            points = {j: path.solve_low_rank(alphas[j], tol=SELECTION_TOL)
-                      for j in chunk}
-            for j, point in points.items():
-                for k, (_, _, A_ho, g_ho, *_rest) in enumerate(problems):
-                    gap[k, j] = np.mean(np.abs(
-                        g_ho + point.dot(k, A_ho, heldout[k])))
-                change[:, j] = point.mean_sq
+            chunk = list(chunk)
+            points = path.solve_low_rank(alphas[chunk], tol=SELECTION_TOL)
+            clipped = clipped_columns(points, heldout.n)
+            gap[:, chunk] = heldout.gaps(points, clipped).T
+            change[:, chunk] = np.column_stack([p.mean_sq for p in points])
             if not self.has_utility:
                 continue
-            columns = self._accuracy_changes(problems, margins, moved_basis,
-                                             list(points.values()))
-            for j, column in zip(chunk, columns, strict=True):
-                util[:, j] = column
+            util[:, chunk] = heldout.accuracy_changes(points, clipped).T
             if stop_below is None:
                 continue
             for i, j in enumerate(chunk):
@@ -376,43 +365,76 @@ class CrossFitPlan:
                 if below == 2:
                     # The scan ends here: what the chunk computed past it
                     # is dropped, so the result does not depend on the chunk.
-                    rest = list(chunk[i + 1:])
+                    rest = chunk[i + 1:]
                     gap[:, rest] = util[:, rest] = change[:, rest] = np.nan
                     return gap, util, change
         return gap, util, change
 
-    def _accuracy_changes(self, problems, margins, moved_basis, points):
-        """Predicted held-out accuracy change of each fold, per alpha.
 
-        ``points[a]`` holds every fold's weight change ``-B x + c`` at one
-        alpha; the tracked margins move by ``-x @ moved_basis[k] + (c's
-        move)``, where one sparse product moves every ``c`` of the chunk
-        (none when no weight is clipped). Returns one (n_folds,) array per
-        point.
-        """
-        K = self.n_folds
-        n = len(problems[0][0])
-        C = sparse.hstack([point.sparse(n) for point in points], format="csc")
-        moved = (margins.rmatmat(C) if C.nnz else
-                 np.zeros((C.shape[1], len(self.utility_rows))))
-        out = []
-        for a, point in enumerate(points):
-            column = np.empty(K)
-            for k, (*_, z, y) in enumerate(problems):
-                shift = (moved[a * K + k, self.fold_utility == k]
-                         - point.x[k] @ moved_basis[k])
-                column[k] = self._accuracy_change(k, z, z + shift, y)
-            out.append(column)
-        return out
+class _HeldOut:
+    """What each fold's weight change does to its held-out rows.
 
-    def _accuracy_change(self, k, z, z_new, y):
-        """Change of fold ``k``'s accuracy when its margins move to ``z_new``."""
-        sign = 2.0 * y - 1.0
-        flips = np.sum(sign * z_new > 0) - np.sum(sign * z > 0)
+    Built once per scan: each fold's ``B.T @ A_ho`` (its held-out gaps) and,
+    with labels, the tracked margins' move along each fold's ``B`` (one pass
+    for all folds) with the rows' labels and folds. :meth:`gaps` and
+    :meth:`accuracy_changes` then evaluate a batch of alphas'
+    :class:`~sklearn_fairif._weights.LowRankChange` at once, shape
+    (n_alphas, n_folds).
+    """
+
+    def __init__(self, plan, path, problems, z, A_z):
+        K = plan.n_folds
+        self.n, self.K, self.plan = path._A.shape[1], K, plan
+        self.A_ho = np.hstack([A_ho for _, _, A_ho, *_ in problems])
+        self.g_ho = np.stack([g_ho for _, _, _, g_ho, *_ in problems])  # (K, c)
+        self.basis_ho = np.stack([path.basis_dot(k, A_ho) for k, (_, _, A_ho, *_)
+                                  in enumerate(problems)])  # (K, k + 1, c)
+        if z is None:
+            return
+        self.margins = _as_margin_shift(z, A_z)
+        u = len(plan.utility_rows)
+        self.rows = np.arange(u)
+        moved = self.margins.rmatmat(np.hstack([path.basis(k) for k in range(K)]))
+        # Each tracked row moves along its own fold's basis: (u, k + 1).
+        self.row_basis = moved.reshape(K, -1, u)[plan.fold_utility, :, self.rows]
+        self.z, self.sign = z, 2.0 * plan.y_utility - 1.0
+        self.correct = (self.sign * z > 0).astype(float)
+        self.in_fold = np.eye(K)[plan.fold_utility]  # (u, K)
         # A random subset estimates the fold's accuracy change; rows tracked
         # for their closeness to the boundary count against the whole fold
         # (the others are taken not to flip).
-        return flips / (self.fold_sizes[k] if self.near_boundary else len(z))
+        self.per_fold = (plan.fold_sizes if plan.near_boundary
+                         else self.in_fold.sum(axis=0))
+
+    def gaps(self, points, clipped):
+        """Mean absolute predicted held-out gap, (n_alphas, n_folds).
+
+        ``clipped``: the points' ``c`` (``_weights.clipped_columns``).
+        """
+        K, c = self.K, self.g_ho.shape[1]
+        X = np.stack([p.x for p in points])  # (a, K, k + 1)
+        # c's part: every column against every fold's block, keep its own.
+        own = (clipped.T @ self.A_ho).reshape(len(points), K, K, c)
+        own = own[:, np.arange(K), np.arange(K)]
+        moved = own - np.einsum("akq,kqc->akc", X, self.basis_ho)
+        return np.mean(np.abs(self.g_ho + moved), axis=2)
+
+    def accuracy_changes(self, points, clipped):
+        """Predicted held-out accuracy change, (n_alphas, n_folds).
+
+        Counted at the predicted margins ``z - x @ (B's move) + (c's move)``;
+        one sparse pass moves every ``c`` of the batch (none when no weight
+        is clipped).
+        """
+        a, K, u = len(points), self.K, len(self.rows)
+        moved = (self.margins.rmatmat(clipped) if clipped.nnz
+                 else np.zeros((a * K, u)))
+        folds = self.plan.fold_utility
+        moved = moved.reshape(a, K, u)[:, folds, self.rows]  # own fold's
+        X = np.stack([p.x for p in points])[:, folds]  # (a, u, k + 1)
+        z_new = self.z + moved - np.einsum("auq,uq->au", X, self.row_basis)
+        flips = ((self.sign * z_new > 0) - self.correct) @ self.in_fold
+        return flips / self.per_fold
 
 
 def _chunks(values, size):

@@ -65,9 +65,8 @@ def solve_weights(influence, gaps, alpha, *, current_weights=None, tol=1e-13,
     g = np.asarray(gaps, dtype=float)
     if current_weights is not None:
         g = g - (np.asarray(current_weights, dtype=float) - 1.0) @ A
-    dual = _Dual(A[None], g[None], alpha)
-    x = _newton(dual, np.zeros((1, dual.k + 1)), tol=tol, max_iter=max_iter)
-    weights, predicted = _finish(dual, x)
+    weights, predicted = WeightPath(A[None], g[None]).solve(alpha, tol=tol,
+                                                            max_iter=max_iter)
     return weights[0], predicted[0]
 
 
@@ -75,10 +74,11 @@ class WeightPath:
     """Weight problems sharing n and k, solved together along many alphas.
 
     ``influence`` (p, n, k) and ``gaps`` (p, k) stack p problems (the folds of
-    the alpha selection). They are solved in lockstep, batched over the p
-    problems; each solve starts Newton from the previous alpha's multipliers
-    (scaled for the new alpha) and reuses the Gram matrices, so a scan over a
-    grid of alphas costs a few Newton steps per value.
+    the alpha selection). Each call solves every problem at one alpha or at
+    a batch of them, all in lockstep (one batched Newton step for the whole
+    grid of problems x alphas), starting from the previous call's last
+    solution scaled for each new alpha; the Gram matrices and the row order
+    are computed once.
 
     :meth:`solve` returns the weights; :meth:`solve_low_rank` returns them
     as ``w - 1 = -B x + c`` (:class:`LowRankChange`), whose products with
@@ -88,41 +88,50 @@ class WeightPath:
 
     def __init__(self, influence, gaps):
         self._A = np.asarray(influence, dtype=float)
-        self._dual = _Dual(self._A, np.asarray(gaps, dtype=float), None)
+        self._dual = _Dual(self._A, np.asarray(gaps, dtype=float))
         self._x = self._alpha = None
 
-    def _newton(self, alpha, tol, max_iter):
-        start = None
-        if self._x is not None:
-            # kappa = r / alpha at the optimum: rescale it for the new alpha.
-            start = self._x.copy()
-            start[:, :-1] *= self._alpha / alpha
-        self._dual.alpha = alpha
-        self._x = _newton(self._dual, np.zeros((self._dual.p, self._dual.k + 1))
-                          if start is None else start, tol=tol, max_iter=max_iter)
-        self._alpha = alpha
-        return self._x
+    def _solve(self, alphas, tol, max_iter):
+        """Multipliers of every problem at every alpha, (p, n_alphas, k + 1)."""
+        alphas = np.asarray(alphas, dtype=float).reshape(-1)
+        dual = self._dual
+        if self._x is None:
+            start = np.zeros((dual.p, len(alphas), dual.k + 1))
+        else:
+            # kappa = r / alpha at the optimum: rescale it for each new alpha.
+            start = np.repeat(self._x[:, None, :], len(alphas), axis=1)
+            start[..., :-1] *= (self._alpha / alphas)[None, :, None]
+        dual.alpha = alphas
+        x = _newton(dual, start, tol=tol, max_iter=max_iter)
+        # The last alpha (a scan's smallest so far) starts the next call.
+        self._x, self._alpha = x[:, -1].copy(), alphas[-1]
+        return x
 
     def solve(self, alpha, *, tol=1e-13, max_iter=200):
         """Return ``(weights, predicted_gaps)`` at ``alpha``: (p, n) and (p, k)."""
-        return _finish(self._dual, self._newton(alpha, tol, max_iter))
+        return _finish(self._dual, self._solve([alpha], tol, max_iter)[:, 0])
 
-    def solve_low_rank(self, alpha, *, tol=1e-13, max_iter=200):
-        """Return the weight changes at ``alpha`` as a :class:`LowRankChange`.
+    def solve_low_rank(self, alphas, *, tol=1e-13, max_iter=200):
+        """Return the weight changes at each of ``alphas`` (LowRankChange's).
 
         At the dual optimum to ``tol``: ``mean(w) - 1`` is below ``tol``
         rather than rounded to zero as in :meth:`solve`.
         """
-        dual, x = self._dual, self._newton(alpha, tol, max_iter)
+        dual = self._dual
+        x = self._solve(alphas, tol, max_iter)
         excess, _ = dual._excess(x)
-        clipped = [np.flatnonzero(e) for e in excess]
         # sum (w - 1)^2 = |B x|^2 less (t^2 - 1) = excess^2 + 2 excess on the
         # clipped rows.
-        sq = (np.einsum("pk,pk->p", x, (dual.gram @ x[:, :, None])[:, :, 0])
-              - np.einsum("pk,pk->p", excess, excess) - 2.0 * excess.sum(axis=1))
-        return LowRankChange(
-            x.copy(), [dual.order[i, c] for i, c in enumerate(clipped)],
-            [excess[i, c] for i, c in enumerate(clipped)], sq / dual.n)
+        mean_sq = (np.einsum("pak,pak->pa", x, x @ dual.gram)
+                   - np.einsum("pal,pal->pa", excess, excess)
+                   - 2.0 * excess.sum(axis=-1)) / dual.n
+        changes = []
+        for j in range(x.shape[1]):
+            clipped = [np.flatnonzero(excess[i, j]) for i in range(dual.p)]
+            changes.append(LowRankChange(
+                x[:, j].copy(), [dual.order[i, c] for i, c in enumerate(clipped)],
+                [excess[i, j, c] for i, c in enumerate(clipped)], mean_sq[:, j]))
+        return changes
 
     def basis(self, i):
         """Problem ``i``'s ``B = [n A, 1]``, (n, k + 1), in the caller's order."""
@@ -164,10 +173,20 @@ class LowRankChange(NamedTuple):
 
     def sparse(self, n):
         """``c`` of every problem as the columns of a sparse (n, p) matrix."""
-        lengths = [len(r) for r in self.rows]
-        return sparse.csc_array(
-            (np.concatenate(self.excess), np.concatenate(self.rows),
-             np.concatenate([[0], np.cumsum(lengths)])), shape=(n, len(lengths)))
+        return clipped_columns([self], n)
+
+
+def clipped_columns(changes, n):
+    """Return every change's ``c`` of every problem as one sparse matrix.
+
+    Shape (n, len(changes) * p), problems varying fastest.
+    """
+    rows = [r for change in changes for r in change.rows]
+    lengths = [len(r) for r in rows]
+    return sparse.csc_array(
+        (np.concatenate([e for change in changes for e in change.excess]),
+         np.concatenate(rows), np.concatenate([[0], np.cumsum(lengths)])),
+        shape=(n, len(lengths)))
 
 
 def _finish(dual, x):
@@ -175,7 +194,7 @@ def _finish(dual, x):
     p, k = dual.p, dual.k
     # The weight changes, in the dual's row order, transformed in place (a
     # fresh n-vector per step costs more than the arithmetic on it).
-    delta = dual.margins(x)
+    delta = dual.margins(x[:, None, :])[:, 0]
     _clip(delta, out=delta)
     for i in np.flatnonzero(np.abs(delta.mean(axis=1)) > 1e-12):
         # Stopped early: re-solve the mean multiplier exactly for the final
@@ -218,9 +237,10 @@ class _Dual:
     at the alphas the selection scans) plus the (k+1)^2 Gram matrix, not all n.
     """
 
-    def __init__(self, A, g, alpha):
+    def __init__(self, A, g):
         self.p, n, self.k = A.shape
-        self.g, self.alpha, self.n = g, alpha, n
+        self.g, self.n = g, n
+        self.alpha = None  # (a,): set per solve
         sq_norms = np.zeros((self.p, n))
         for j in range(self.k):
             sq_norms += A[:, :, j] ** 2
@@ -239,20 +259,22 @@ class _Dual:
         self._last = None  # (x, excess, stop) of the last evaluation
 
     def margins(self, x, stop=None):
-        """Dual margins ``t = B x`` of the first ``stop`` rows, shape (p, stop)."""
-        return (x[:, None, :] @ self.Bt[:, :, :stop])[:, 0]
+        """Dual margins ``t = B x`` of the first ``stop`` rows, (p, a, stop)."""
+        return x @ self.Bt[:, :, :stop]
 
     def _n_candidates(self, x):
-        """Rows (a prefix in the sorted order) that may clip at ``x``."""
-        kappa = np.linalg.norm(x[:, : self.k], axis=1)
+        """Rows (a prefix in the sorted order) that may clip at any ``x``."""
+        kappa = np.linalg.norm(x[..., : self.k], axis=-1)
         # |b_i| kappa + nu >= 1, with a margin for the rounding of t.
-        need = 1.0 - 1e-9 - x[:, self.k]
+        need = 1.0 - 1e-9 - x[..., self.k]
         if np.any(need <= 0.0):
             return self.n
+        reach = np.divide(need, kappa, out=np.full_like(need, np.inf),
+                          where=kappa > 0.0).min(axis=1)  # per problem
         stop = 0
-        for i in np.flatnonzero(kappa > 0.0):
+        for i in np.flatnonzero(np.isfinite(reach)):
             stop = max(stop, int(np.searchsorted(
-                self.neg_sq_norms[i], -(need[i] / kappa[i]) ** 2, side="right")))
+                self.neg_sq_norms[i], -reach[i] ** 2, side="right")))
         return stop
 
     def _excess(self, x):
@@ -265,28 +287,30 @@ class _Dual:
         return excess, stop
 
     def value_grad(self, x):
+        """Value (p, a) and gradient (p, a, k + 1) at the multipliers ``x``."""
         excess, stop = self._excess(x)
-        gram_x = (self.gram @ x[:, :, None])[:, :, 0]
+        gram_x = x @ self.gram  # the Gram matrices are symmetric
         # sum psi = -x' Gram x + |excess|^2 and B' delta = -Gram x + B' excess.
-        psi_sum = np.einsum("pk,pk->p", excess, excess) - np.einsum(
-            "pk,pk->p", x, gram_x)
-        kappa = x[:, : self.k]
-        f = (0.5 * self.alpha * np.einsum("pk,pk->p", kappa, kappa)
-             - np.einsum("pk,pk->p", kappa, self.g) - psi_sum / (2.0 * self.n))
-        grad = (gram_x - (self.Bt[:, :, :stop] @ excess[:, :, None])[:, :, 0]
-                ) / self.n
-        grad[:, : self.k] += self.alpha * kappa - self.g
+        psi_sum = np.einsum("pal,pal->pa", excess, excess) - np.einsum(
+            "pak,pak->pa", x, gram_x)
+        kappa = x[..., : self.k]
+        f = (0.5 * self.alpha * np.einsum("pak,pak->pa", kappa, kappa)
+             - np.einsum("pak,pk->pa", kappa, self.g) - psi_sum / (2.0 * self.n))
+        grad = (gram_x - excess @ self.Bt[:, :, :stop].transpose(0, 2, 1)) / self.n
+        grad[..., : self.k] += self.alpha[:, None] * kappa - self.g[:, None, :]
         return f, grad
 
     def hessian(self, x):
+        """Hessian (p, a, k + 1, k + 1) at the multipliers ``x``."""
         # Gram matrix of the free rows = full Gram minus the (usually few)
         # clipped rows, all among the candidates.
-        excess, stop = self._excess(x)
-        candidates = self.Bt[:, :, :stop]
-        H = self.gram - (candidates * (excess > 0.0)[:, None, :]) @ (
-            candidates.transpose(0, 2, 1))
+        excess, _ = self._excess(x)
+        H = np.repeat(self.gram[:, None], x.shape[1], axis=1)
+        for i, j in zip(*np.nonzero(excess.any(axis=2)), strict=True):
+            clipped = self.Bt[i][:, np.flatnonzero(excess[i, j])]
+            H[i, j] -= clipped @ clipped.T
         H /= self.n
-        H[:, : self.k, : self.k] += self.alpha * np.eye(self.k)
+        H[..., : self.k, : self.k] += self.alpha[:, None, None] * np.eye(self.k)
         return H
 
 
@@ -296,32 +320,32 @@ def _newton(dual, x, *, tol, max_iter):
     scipy's trust-region methods stall on this piecewise-quadratic function when
     most weights are clipped at 0 (its Hessian is then nearly singular); a
     regularised Newton step with a line search converges in a few iterations.
-    Each problem takes its own steps and step sizes; a converged one stays
-    where it is while the others go on.
+    ``x`` is (p, a, k + 1): every problem at every alpha takes its own steps
+    and step sizes; a converged one stays where it is while the others go on.
     """
     f, grad = dual.value_grad(x)
-    done = np.zeros(dual.p, dtype=bool)  # at machine precision
+    done = np.zeros(x.shape[:2], dtype=bool)  # at machine precision
     for _ in range(max_iter):
-        norm = np.max(np.abs(grad), axis=1)
+        norm = np.max(np.abs(grad), axis=-1)
         moving = (norm > tol) & ~done
         if not moving.any():
             return x
         H = dual.hessian(x)
-        diag = np.einsum("pii->pi", H)
-        diag += 1e-10 * (1.0 + np.abs(diag).max(axis=1, keepdims=True))
-        step = -np.linalg.solve(H, grad[:, :, None])[:, :, 0]
+        diag = np.einsum("...ii->...i", H)
+        diag += 1e-10 * (1.0 + np.abs(diag).max(axis=-1, keepdims=True))
+        step = -np.linalg.solve(H, grad[..., None])[..., 0]
         step[~moving] = 0.0
         size, f, grad = _line_search(dual, x, step, f, grad, norm, moving)
-        x = x + size[:, None] * step
-        done |= size * np.max(np.abs(step), axis=1) <= 1e-15 * (
-            1.0 + np.max(np.abs(x), axis=1))
-    if np.any(np.max(np.abs(grad), axis=1) > tol):
+        x = x + size[..., None] * step
+        done |= size * np.max(np.abs(step), axis=-1) <= 1e-15 * (
+            1.0 + np.max(np.abs(x), axis=-1))
+    if np.any(np.max(np.abs(grad), axis=-1) > tol):
         warnings.warn(
             f"The weight solver did not converge in max_iter={max_iter} "
             f"iterations (dual gradient {np.max(np.abs(grad)):.1e} > tol={tol}); "
             "the weights are feasible but not optimal.",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     return x
 
@@ -332,19 +356,19 @@ def _line_search(dual, x, step, f, grad, norm, moving):
     Returns the step sizes and the value and gradient at ``x + size * step``
     (the next iterate's, so none is evaluated twice).
     """
-    slope = np.einsum("pk,pk->p", grad, step)
-    size = np.ones(dual.p)
+    slope = np.einsum("...k,...k->...", grad, step)
+    size = np.ones(x.shape[:2])
     pending = moving.copy()
     f_new, grad_new = dual.value_grad(x + step)
     for _ in range(60):
         # Near the optimum f's changes drop below its rounding error; a
         # full step that halves the gradient is then accepted as progress.
         pending &= ~((f_new <= f + 1e-4 * size * slope) | (
-            (size == 1.0) & (np.max(np.abs(grad_new), axis=1) <= 0.5 * norm)))
+            (size == 1.0) & (np.max(np.abs(grad_new), axis=-1) <= 0.5 * norm)))
         if not pending.any():
             break
         size[pending] *= 0.5
-        f_try, grad_try = dual.value_grad(x + size[:, None] * step)
+        f_try, grad_try = dual.value_grad(x + size[..., None] * step)
         f_new[pending] = f_try[pending]
         grad_new[pending] = grad_try[pending]
     return size, f_new, grad_new

@@ -322,24 +322,30 @@ def test_dual_pruned_to_candidate_rows_equals_the_full_sum(scale):
     rng = np.random.default_rng(7)
     A = rng.standard_t(3, size=(2, 500, 3)) / 500  # heavy tails: a few big rows
     g = rng.normal(size=(2, 3))
-    dual = _Dual(A, g, 0.05)
-    x = scale * rng.normal(size=(2, 4))
-    x[1, 3] = 1.5 if scale else 0.0
+    dual = _Dual(A, g)
+    alphas = np.array([0.05, 0.5, 5.0])
+    dual.alpha = alphas
+    # Each problem at three alphas and three points (x is (p, a, k + 1)).
+    x = scale * rng.normal(size=(2, 3, 4))
+    x[1, :, 3] = 1.5 if scale else 0.0
     f, grad = dual.value_grad(x)
-    for i in range(2):
-        f_ref, grad_ref = _dual_direct(A[i], g[i], 0.05, x[i])
-        np.testing.assert_allclose(f[i], f_ref, rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(grad[i], grad_ref, rtol=1e-10, atol=1e-12)
-    # Finite differences of the direct sum check the Hessian (the dual is
-    # piecewise quadratic: exact away from the kinks).
     H = dual.hessian(x)
     h = 1e-7
-    for j in range(4):
-        e = np.zeros(4)
-        e[j] = h
-        fd = (_dual_direct(A[0], g[0], 0.05, x[0] + e)[1]
-              - _dual_direct(A[0], g[0], 0.05, x[0] - e)[1]) / (2 * h)
-        np.testing.assert_allclose(H[0][:, j], fd, rtol=1e-5, atol=1e-6)
+    for i in range(2):
+        for j, alpha in enumerate(alphas):
+            f_ref, grad_ref = _dual_direct(A[i], g[i], alpha, x[i, j])
+            np.testing.assert_allclose(f[i, j], f_ref, rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(grad[i, j], grad_ref, rtol=1e-10,
+                                       atol=1e-12)
+            # Finite differences of the direct sum check the Hessian (the
+            # dual is piecewise quadratic: exact away from the kinks).
+            for c in range(4):
+                e = np.zeros(4)
+                e[c] = h
+                fd = (_dual_direct(A[i], g[i], alpha, x[i, j] + e)[1]
+                      - _dual_direct(A[i], g[i], alpha, x[i, j] - e)[1]) / (2 * h)
+                np.testing.assert_allclose(H[i, j][:, c], fd, rtol=1e-5,
+                                           atol=1e-6)
 
 
 def test_low_rank_change_equals_the_weights():
@@ -349,10 +355,11 @@ def test_low_rank_change_equals_the_weights():
     A = rng.normal(scale=1e-3, size=(3, 1500, 2))
     g = np.array([[0.3, -0.2], [0.02, 0.01], [1.0, 0.5]])
     V = rng.normal(size=(1500, 4))
-    for alpha in (1.0, 0.01, 1e-4):  # from no weight at 0 to many
+    path = WeightPath(A, g)
+    # One batched call for three alphas, from no weight at 0 to many.
+    batch = WeightPath(A, g).solve_low_rank([1.0, 0.01, 1e-4], tol=1e-12)
+    for alpha, change in zip((1.0, 0.01, 1e-4), batch, strict=True):
         weights = WeightPath(A, g).solve(alpha, tol=1e-12)[0]
-        change = WeightPath(A, g).solve_low_rank(alpha, tol=1e-12)
-        path = WeightPath(A, g)
         C = change.sparse(1500).toarray()
         for i in range(3):
             d = weights[i] - 1.0
