@@ -61,8 +61,8 @@ from ._alpha_folds import (
 from ._objectives import OBJECTIVES, FairnessConstraints
 from ._weights import WeightPath, clipped_columns
 
-# The continuous search: a dense log grid (each point costs one weight solve per
-# fold, O(n k) each), wide enough to hold every alpha the benchmarks chose.
+# The continuous search: a dense log grid (each point one batched weight solve
+# for all folds), wide enough to hold every alpha the benchmarks chose.
 DEFAULT_ALPHAS = np.logspace(-4, 1, 16)
 
 # max_utility_rows="auto": the n x u block of margin influences stays under
@@ -384,7 +384,7 @@ class _HeldOut:
 
     def __init__(self, plan, path, problems, z, A_z):
         K = plan.n_folds
-        self.n, self.K, self.plan = path._A.shape[1], K, plan
+        self.n, self.K, self.plan = path.n_samples, K, plan
         self.A_ho = np.hstack([A_ho for _, _, A_ho, *_ in problems])
         self.g_ho = np.stack([g_ho for _, _, _, g_ho, *_ in problems])  # (K, c)
         self.basis_ho = np.stack([path.basis_dot(k, A_ho) for k, (_, _, A_ho, *_)

@@ -81,9 +81,10 @@ class WeightPath:
     are computed once.
 
     :meth:`solve` returns the weights; :meth:`solve_low_rank` returns them
-    as ``w - 1 = -B x + c`` (:class:`LowRankChange`), whose products with
-    any (n, c) block cost O((k + 1) c) given the block's :meth:`basis_dot`,
-    plus O(c) per clipped row: the scan never forms an n-vector.
+    as ``w - 1 = -B x + c`` (:class:`LowRankChange`): ``(w - 1) @ V`` is then
+    ``c @ V - x @ basis_dot(V)``, O((k + 1) c) given the block's
+    :meth:`basis_dot` plus O(c) per clipped row, so a scan never forms an
+    n-vector.
     """
 
     def __init__(self, influence, gaps):
@@ -133,15 +134,19 @@ class WeightPath:
                 [excess[i, j, c] for i, c in enumerate(clipped)], mean_sq[:, j]))
         return changes
 
+    @property
+    def n_samples(self):
+        """Number of rows (training samples) n."""
+        return self._A.shape[1]
+
     def basis(self, i):
         """Problem ``i``'s ``B = [n A, 1]``, (n, k + 1), in the caller's order."""
-        n = self._A.shape[1]
+        n = self.n_samples
         return np.column_stack([n * self._A[i], np.ones(n)])
 
     def basis_dot(self, i, V):
         """``B.T @ V`` of problem ``i`` for a block ``V`` (n, c): (k + 1, c)."""
-        n = self._A.shape[1]
-        return np.vstack([n * (self._A[i].T @ V), V.sum(axis=0)])
+        return np.vstack([self.n_samples * (self._A[i].T @ V), V.sum(axis=0)])
 
 
 class LowRankChange(NamedTuple):
@@ -166,15 +171,6 @@ class LowRankChange(NamedTuple):
     rows: list
     excess: list
     mean_sq: np.ndarray
-
-    def dot(self, i, V, basis_dot):
-        """``(w_i - 1) @ V`` for a block ``V`` (n, c) with its ``basis_dot``."""
-        return self.excess[i] @ V[self.rows[i]] - self.x[i] @ basis_dot
-
-    def sparse(self, n):
-        """``c`` of every problem as the columns of a sparse (n, p) matrix."""
-        return clipped_columns([self], n)
-
 
 def clipped_columns(changes, n):
     """Return every change's ``c`` of every problem as one sparse matrix.
