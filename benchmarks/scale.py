@@ -620,12 +620,7 @@ def _why(last):
             out.append(
                 f"{m}'s peak extra memory, {mem['main'] / x_bytes:.3f}x X, "
                 f"against ERM's own {erm_mem['main'] / x_bytes:.3f}x "
-                "(L-BFGS's length-n temporaries): per tracemalloc, by stage, the "
-                "peak is in the weight solve (about 9 length-n float64 vectors "
-                "alive in the dual's line search: its 3 stacked influence rows, "
-                "the margins of the current and trial points, the clipped "
-                "weights and the temporaries of the piecewise objective), not in "
-                "the influence pass or the refit.")
+                "(L-BFGS's length-n temporaries).")
     m = "FairIF (default alpha)"
     if m in st and m in last["memory"]:
         x = {k: v / erm for k, v in st[m].items()}
@@ -635,14 +630,14 @@ def _why(last):
             f"alpha selection {x.get('alpha selection', 0):.2f}x ERM, peak "
             f"{mem:.2f}x X. Its influence pass has 22 columns (the 2 "
             "constraints and 20 fold cells: an n × 22 float64 matrix, "
-            f"{22 * 8 * last['n'] / last['x_bytes']:.2f}x X here); the "
-            "selection keeps, per fold, its constraint columns and the weight "
-            "dual's 3 × n rows, solves up to 16 × 5 weight problems of a few "
-            "O(n k) Newton iterations each, and predicts every held-out margin "
-            "from one transposed pass per 4 candidates over an n × 20 block of "
-            "weight changes. All of it scales with n, not with X's non-zeros: "
-            "with 40 non-zeros a row the selection's length-n work is of the "
-            "order of one fit's.")
+            f"{22 * 8 * last['n'] / last['x_bytes']:.2f}x X here). The "
+            "selection keeps each fold's weight change in low-rank form "
+            "(w - 1 = -B x + c: B = [n A, 1] of 3 columns, c on the rows clipped "
+            "at 0), so its length-n arrays are per fold, not per candidate: B "
+            "and its row order, the rows that can clip at the candidates being "
+            "solved, and one n × 3 basis pass for the held-out margins; every "
+            "candidate costs O(k²) per dual evaluation plus those rows, and one "
+            "sparse pass per 4 candidates over the clipped rows.")
     return ["\n".join(f"- {line}" for line in out) + "\n"] if out else []
 
 

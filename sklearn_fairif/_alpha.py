@@ -343,7 +343,7 @@ class CrossFitPlan:
         # the scan. Each solution is w - 1 = -B x + c (c on the few clipped
         # rows), so every held-out quantity is a (k+1)-vector product with
         # what B does to it, formed once here (_HeldOut).
-        path = WeightPath(np.stack([A_tr for A_tr, *_ in problems]),
+        path = WeightPath([A_tr for A_tr, *_ in problems],
                           np.stack([g_tr for _, g_tr, *_ in problems]))
         heldout = _HeldOut(self, path, problems, *(
             self.margins(influence, values, margin_influence)
@@ -394,9 +394,13 @@ class _HeldOut:
         self.margins = _as_margin_shift(z, A_z)
         u = len(plan.utility_rows)
         self.rows = np.arange(u)
-        moved = self.margins.rmatmat(np.hstack([path.basis(k) for k in range(K)]))
-        # Each tracked row moves along its own fold's basis: (u, k + 1).
-        self.row_basis = moved.reshape(K, -1, u)[plan.fold_utility, :, self.rows]
+        # Each tracked row moves along its own fold's basis: (u, k + 1). One
+        # pass per fold (n x (k + 1) at a time, not n x K (k + 1)).
+        moved = [self.margins.rmatmat(path.basis(k)) for k in range(K)]
+        self.row_basis = np.empty((u, moved[0].shape[0]))
+        for k, block in enumerate(moved):
+            held = plan.fold_utility == k
+            self.row_basis[held] = block[:, held].T
         self.z, self.sign = z, 2.0 * plan.y_utility - 1.0
         self.correct = (self.sign * z > 0).astype(float)
         self.in_fold = np.eye(K)[plan.fold_utility]  # (u, K)

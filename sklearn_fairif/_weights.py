@@ -73,7 +73,8 @@ def solve_weights(influence, gaps, alpha, *, current_weights=None, tol=1e-13,
 class WeightPath:
     """Weight problems sharing n and k, solved together along many alphas.
 
-    ``influence`` (p, n, k) and ``gaps`` (p, k) stack p problems (the folds of
+    ``influence`` (p, n, k, or p arrays of shape (n, k)) and ``gaps`` (p, k)
+    are p problems (the folds of
     the alpha selection). Each call solves every problem at one alpha or at
     a batch of them, all in lockstep (one batched Newton step for the whole
     grid of problems x alphas), starting from the previous call's last
@@ -88,7 +89,8 @@ class WeightPath:
     """
 
     def __init__(self, influence, gaps):
-        self._A = np.asarray(influence, dtype=float)
+        # p arrays (n, k), stacked or not: the folds' own, never copied.
+        self._A = [np.asarray(A, dtype=float) for A in influence]
         self._dual = _Dual(self._A, np.asarray(gaps, dtype=float))
         self._x = self._alpha = None
 
@@ -137,7 +139,7 @@ class WeightPath:
     @property
     def n_samples(self):
         """Number of rows (training samples) n."""
-        return self._A.shape[1]
+        return self._dual.n
 
     def basis(self, i):
         """Problem ``i``'s ``B = [n A, 1]``, (n, k + 1), in the caller's order."""
@@ -234,16 +236,15 @@ class _Dual:
     """
 
     def __init__(self, A, g):
-        self.p, n, self.k = A.shape
+        self.p, (n, self.k) = len(A), A[0].shape
         self.g, self.n = g, n
         self.alpha = None  # (a,): set per solve
-        sq_norms = np.zeros((self.p, n))
-        for j in range(self.k):
-            sq_norms += A[:, :, j] ** 2
-        sq_norms *= -n * n  # ascending: largest |b_i| first
-        self.order = np.argsort(sq_norms, axis=1)
-        self.neg_sq_norms = np.stack([sq_norms[i].take(self.order[i])
-                                      for i in range(self.p)])
+        self.order = np.empty((self.p, n), dtype=np.intp)
+        self.neg_sq_norms = np.empty((self.p, n))
+        for i in range(self.p):
+            neg_sq = -n * n * np.einsum("ij,ij->i", A[i], A[i])
+            self.order[i] = np.argsort(neg_sq)  # largest |b_i| first
+            self.neg_sq_norms[i] = neg_sq[self.order[i]]
         # (k + 1) contiguous rows per problem, in that order: the layout the
         # O(n k) products run fastest on; n A keeps every quantity O(1).
         self.Bt = np.empty((self.p, self.k + 1, n))
