@@ -66,7 +66,8 @@ from ._weights import WeightPath, clipped_columns
 DEFAULT_ALPHAS = np.logspace(-4, 1, 16)
 
 # max_utility_rows="auto": the n x u block of margin influences stays under
-# UTILITY_BUDGET entries (16 MB), with at least MIN_UTILITY_ROWS rows; fewer
+# UTILITY_BUDGET entries (16 MB), with at least MIN_UTILITY_ROWS rows (the
+# margins' pass over the folds' bases keeps its blocks under it too); fewer
 # rows make the held-out accuracy coarse (one flip in a fold of 60 tracked
 # rows is 1.7 points) and the choice noisy.
 UTILITY_BUDGET = 2_000_000
@@ -394,13 +395,18 @@ class _HeldOut:
         self.margins = _as_margin_shift(z, A_z)
         u = len(plan.utility_rows)
         self.rows = np.arange(u)
-        # Each tracked row moves along its own fold's basis: (u, k + 1). One
-        # pass per fold (n x (k + 1) at a time, not n x K (k + 1)).
-        moved = [self.margins.rmatmat(path.basis(k)) for k in range(K)]
-        self.row_basis = np.empty((u, moved[0].shape[0]))
-        for k, block in enumerate(moved):
-            held = plan.fold_utility == k
-            self.row_basis[held] = block[:, held].T
+        # Each tracked row moves along its own fold's basis: (u, k + 1). The
+        # folds' bases go through the margins' pass together, as many at a
+        # time as keep the n x columns block under UTILITY_BUDGET entries.
+        width = self.basis_ho.shape[1]
+        per_pass = max(1, UTILITY_BUDGET // (self.n * width))
+        self.row_basis = np.empty((u, width))
+        for first in range(0, K, per_pass):
+            folds = range(first, min(first + per_pass, K))
+            moved = self.margins.rmatmat(np.hstack([path.basis(k) for k in folds]))
+            for k, block in zip(folds, np.split(moved, len(folds)), strict=True):
+                held = plan.fold_utility == k
+                self.row_basis[held] = block[:, held].T
         self.z, self.sign = z, 2.0 * plan.y_utility - 1.0
         self.correct = (self.sign * z > 0).astype(float)
         self.in_fold = np.eye(K)[plan.fold_utility]  # (u, K)
