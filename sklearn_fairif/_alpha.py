@@ -376,8 +376,9 @@ class _HeldOut:
     """What each fold's weight change does to its held-out rows.
 
     Built once per scan: each fold's ``B.T @ A_ho`` (its held-out gaps) and,
-    with labels, the tracked margins' move along each fold's ``B`` (one pass
-    for all folds) with the rows' labels and folds. :meth:`gaps` and
+    with labels, the tracked margins' move along each fold's ``B`` (one
+    margins' pass for all folds, or a few on large data) with the rows'
+    labels and folds. :meth:`gaps` and
     :meth:`accuracy_changes` then evaluate a batch of alphas'
     :class:`~sklearn_fairif._weights.LowRankChange` at once, shape
     (n_alphas, n_folds).

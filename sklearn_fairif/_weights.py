@@ -174,6 +174,7 @@ class LowRankChange(NamedTuple):
     excess: list
     mean_sq: np.ndarray
 
+
 def clipped_columns(changes, n):
     """Return every change's ``c`` of every problem as one sparse matrix.
 
@@ -226,7 +227,8 @@ class _Dual:
 
     convex and C^1 with gradient ``(alpha kappa - r, -mean(delta))`` (``r`` the
     predicted gaps); at its minimum ``r = alpha kappa`` and ``mean(delta) = 0``.
-    Every method works on all p problems at once (arrays with a leading p).
+    Every method works on all p problems at a alphas at once: ``x`` is
+    (p, a, k + 1), ``alpha`` (a,).
 
     Only the clipped rows (``t_i >= 1``, weight 0) make ``f`` non-quadratic:
     ``sum_i psi(t_i) = -x' Gram x + sum_clipped (t_i - 1)^2``. A row can clip
@@ -241,14 +243,14 @@ class _Dual:
         self.alpha = None  # (a,): set per solve
         self.order = np.empty((self.p, n), dtype=np.intp)
         self.neg_sq_norms = np.empty((self.p, n))
-        for i in range(self.p):
-            neg_sq = -n * n * np.einsum("ij,ij->i", A[i], A[i])
-            self.order[i] = np.argsort(neg_sq)  # largest |b_i| first
-            self.neg_sq_norms[i] = neg_sq[self.order[i]]
-        # (k + 1) contiguous rows per problem, in that order: the layout the
-        # O(n k) products run fastest on; n A keeps every quantity O(1).
+        # B = [n A, 1] (n A keeps every quantity O(1)) as (k + 1) contiguous
+        # rows per problem, the layout the O(n k) products run fastest on,
+        # its columns sorted by |b_i|, largest first.
         self.Bt = np.empty((self.p, self.k + 1, n))
         for i in range(self.p):
+            neg_sq = -n * n * np.einsum("ij,ij->i", A[i], A[i])
+            self.order[i] = np.argsort(neg_sq)
+            self.neg_sq_norms[i] = neg_sq[self.order[i]]
             np.multiply(A[i].take(self.order[i], axis=0).T, n,
                         out=self.Bt[i, : self.k])
         self.Bt[:, self.k] = 1.0
