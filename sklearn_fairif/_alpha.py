@@ -293,21 +293,29 @@ class CrossFitPlan:
         return choose_alpha(alphas, gap, util, change, tol=tol,
                             max_weight_change=self.max_weight_change)
 
+    def fold_matrices(self):
+        """Return each fold's ``(M_train, M_heldout)`` cell combinations.
+
+        :meth:`constraint_matrix` of the other folds and of the fold itself.
+        """
+        K = self.n_folds
+        return [(self.constraint_matrix([f for f in range(K) if f != k]),
+                 self.constraint_matrix([k])) for k in range(K)]
+
     def fold_problems(self, influence, values, margin_influence=None):
         """Yield, per fold, the train-side and held-out linearised constraints.
 
         Yields ``(A_train, g_train, A_heldout, g_heldout, z, y)`` (the last
         two None without labels): the estimator's constraints on the other
         folds' rows and on the fold's own rows (each as the plan's cell
-        combination), and the held-out utility rows' margins and labels.
+        combination, :meth:`fold_matrices`), and the held-out utility rows'
+        margins and labels.
         """
         c = self.n_cells
         A_cells, g_cells = influence[:, :c], values[:c]
         if self.has_utility:
             z_all = self.margins(influence, values, margin_influence)[0]
-        for k in range(self.n_folds):
-            rest = [f for f in range(self.n_folds) if f != k]
-            M_tr, M_ho = self.constraint_matrix(rest), self.constraint_matrix([k])
+        for k, (M_tr, M_ho) in enumerate(self.fold_matrices()):
             z = y = None
             if self.has_utility:
                 held = self.fold_utility == k
@@ -339,16 +347,18 @@ class CrossFitPlan:
         K, n_a = self.n_folds, len(alphas)
         gap, change = np.full((K, n_a), np.nan), np.full((K, n_a), np.nan)
         util = np.full((K, n_a), np.nan)
-        problems = list(self.fold_problems(influence, values, margin_influence))
+        A_cells, g_cells = influence[:, : self.n_cells], values[: self.n_cells]
+        matrices = self.fold_matrices()
         # The folds' weight problems, solved together and warm-started along
         # the scan. Each solution is w - 1 = -B x + c (c on the few clipped
         # rows), so every held-out quantity is a (k+1)-vector product with
-        # what B does to it, formed once here (_HeldOut).
-        path = WeightPath([A_tr for A_tr, *_ in problems],
-                          np.stack([g_tr for _, g_tr, *_ in problems]))
-        heldout = _HeldOut(self, path, problems, *(
-            self.margins(influence, values, margin_influence)
-            if self.has_utility else (None, None)))
+        # what B does to it, formed once here (_HeldOut) from the cells.
+        path = WeightPath([A_cells @ M_tr for M_tr, _ in matrices],
+                          np.stack([g_cells @ M_tr for M_tr, _ in matrices]))
+        heldout = _HeldOut(self, path, A_cells, g_cells,
+                           np.stack([M_ho for _, M_ho in matrices]), *(
+                               self.margins(influence, values, margin_influence)
+                               if self.has_utility else (None, None)))
         below = 0
         for chunk in _chunks(range(n_a - 1, -1, -1), ALPHAS_PER_PASS):
             chunk = list(chunk)
@@ -384,13 +394,15 @@ class _HeldOut:
     (n_alphas, n_folds).
     """
 
-    def __init__(self, plan, path, problems, z, A_z):
+    def __init__(self, plan, path, A_cells, g_cells, M_ho, z, A_z):
         K = plan.n_folds
         self.n, self.K, self.plan = path.n_samples, K, plan
-        self.A_ho = np.hstack([A_ho for _, _, A_ho, *_ in problems])
-        self.g_ho = np.stack([g_ho for _, _, _, g_ho, *_ in problems])  # (K, c)
-        self.basis_ho = np.stack([path.basis_dot(k, A_ho) for k, (_, _, A_ho, *_)
-                                  in enumerate(problems)])  # (K, k + 1, c)
+        # A fold's held-out constraints are its cells' combination M_ho[k]:
+        # the held-out columns themselves are never formed.
+        self.A_cells, self.M_ho = A_cells, M_ho  # (n, cells), (K, cells, c)
+        self.g_ho = g_cells @ M_ho  # (K, c)
+        self.basis_ho = np.stack([path.basis_dot(k, A_cells) @ M_ho[k]
+                                  for k in range(K)])  # (K, k + 1, c)
         if z is None:
             return
         self.margins = _as_margin_shift(z, A_z)
@@ -422,12 +434,11 @@ class _HeldOut:
 
         ``clipped``: the points' ``c`` (``_weights.clipped_columns``).
         """
-        K, c = self.K, self.g_ho.shape[1]
         X = np.stack([p.x for p in points])  # (a, K, k + 1)
-        # c's part: every column against every fold's block, keep its own.
-        own = (clipped.T @ self.A_ho).reshape(len(points), K, K, c)
-        own = own[:, np.arange(K), np.arange(K)]
-        moved = own - np.einsum("akq,kqc->akc", X, self.basis_ho)
+        # c's part, through the cells: each fold's columns, its own M_ho.
+        cells = (clipped.T @ self.A_cells).reshape(len(points), self.K, -1)
+        moved = (np.einsum("akn,knc->akc", cells, self.M_ho)
+                 - np.einsum("akq,kqc->akc", X, self.basis_ho))
         return np.mean(np.abs(self.g_ho + moved), axis=2)
 
     def accuracy_changes(self, points, clipped):

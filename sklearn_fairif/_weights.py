@@ -89,9 +89,9 @@ class WeightPath:
     """
 
     def __init__(self, influence, gaps):
-        # p arrays (n, k), stacked or not: the folds' own, never copied.
-        self._A = [np.asarray(A, dtype=float) for A in influence]
-        self._dual = _Dual(self._A, np.asarray(gaps, dtype=float))
+        # Read once, into the dual's sorted copy (the caller may drop them).
+        self._dual = _Dual([np.asarray(A, dtype=float) for A in influence],
+                           np.asarray(gaps, dtype=float))
         self._x = self._alpha = None
 
     def _solve(self, alphas, tol, max_iter):
@@ -143,12 +143,13 @@ class WeightPath:
 
     def basis(self, i):
         """Problem ``i``'s ``B = [n A, 1]``, (n, k + 1), in the caller's order."""
-        n = self.n_samples
-        return np.column_stack([n * self._A[i], np.ones(n)])
+        B = np.empty((self.n_samples, self._dual.k + 1))
+        B[self._dual.order[i]] = self._dual.Bt[i].T
+        return B
 
     def basis_dot(self, i, V):
         """``B.T @ V`` of problem ``i`` for a block ``V`` (n, c): (k + 1, c)."""
-        return np.vstack([self.n_samples * (self._A[i].T @ V), V.sum(axis=0)])
+        return self.basis(i).T @ V
 
 
 class LowRankChange(NamedTuple):
