@@ -65,8 +65,9 @@ def solve_weights(influence, gaps, alpha, *, current_weights=None, tol=1e-13,
     g = np.asarray(gaps, dtype=float)
     if current_weights is not None:
         g = g - (np.asarray(current_weights, dtype=float) - 1.0) @ A
-    weights, predicted = WeightPath(A[None], g[None]).solve(alpha, tol=tol,
-                                                            max_iter=max_iter)
+    # One cold solve: sorting the rows for pruning costs more than it saves.
+    weights, predicted = WeightPath(A[None], g[None], prune=False).solve(
+        alpha, tol=tol, max_iter=max_iter)
     return weights[0], predicted[0]
 
 
@@ -88,10 +89,10 @@ class WeightPath:
     n-vector.
     """
 
-    def __init__(self, influence, gaps):
-        # Read once, into the dual's sorted copy (the caller may drop them).
+    def __init__(self, influence, gaps, *, prune=True):
+        # Read once, into the dual's (sorted) copy: the caller may drop them.
         self._dual = _Dual([np.asarray(A, dtype=float) for A in influence],
-                           np.asarray(gaps, dtype=float))
+                           np.asarray(gaps, dtype=float), prune=prune)
         self._x = self._alpha = None
 
     def _solve(self, alphas, tol, max_iter):
@@ -143,8 +144,11 @@ class WeightPath:
 
     def basis(self, i):
         """Problem ``i``'s ``B = [n A, 1]``, (n, k + 1), in the caller's order."""
-        B = np.empty((self.n_samples, self._dual.k + 1))
-        B[self._dual.order[i]] = self._dual.Bt[i].T
+        dual = self._dual
+        if dual.order is None:
+            return dual.Bt[i].T.copy()
+        B = np.empty((self.n_samples, dual.k + 1))
+        B[dual.order[i]] = dual.Bt[i].T
         return B
 
     def basis_dot(self, i, V):
@@ -209,6 +213,8 @@ def _finish(dual, x):
     np.maximum(delta, -1.0, out=delta)
     predicted = dual.g + (dual.Bt[:, :k] @ delta[:, :, None])[:, :, 0] / dual.n
     delta += 1.0
+    if dual.order is None:
+        return delta, predicted
     weights = np.empty_like(delta)
     for i in range(p):  # back to the caller's row order
         weights[i, dual.order[i]] = delta[i]
@@ -234,26 +240,32 @@ class _Dual:
     Only the clipped rows (``t_i >= 1``, weight 0) make ``f`` non-quadratic:
     ``sum_i psi(t_i) = -x' Gram x + sum_clipped (t_i - 1)^2``. A row can clip
     only if ``|b_i| |kappa| + nu >= 1``, so with the rows sorted by ``|b_i|``
-    every evaluation touches a prefix of candidates (a few percent of the rows
-    at the alphas the selection scans) plus the (k+1)^2 Gram matrix, not all n.
+    (``prune=True``) every evaluation touches a prefix of candidates (a few
+    percent of the rows at the alphas the selection scans) plus the
+    (k+1)^2 Gram matrix, not all n. A single cold solve skips the O(n log n)
+    sort and visits every row.
     """
 
-    def __init__(self, A, g):
+    def __init__(self, A, g, *, prune=True):
         self.p, (n, self.k) = len(A), A[0].shape
         self.g, self.n = g, n
         self.alpha = None  # (a,): set per solve
-        self.order = np.empty((self.p, n), dtype=np.intp)
-        self.neg_sq_norms = np.empty((self.p, n))
         # B = [n A, 1] (n A keeps every quantity O(1)) as (k + 1) contiguous
-        # rows per problem, the layout the O(n k) products run fastest on,
-        # its columns sorted by |b_i|, largest first.
+        # rows per problem, the layout the O(n k) products run fastest on;
+        # to prune, its columns sorted by |b_i|, largest first (``order``).
         self.Bt = np.empty((self.p, self.k + 1, n))
+        self.order = self.neg_sq_norms = None
+        if prune:
+            self.order = np.empty((self.p, n), dtype=np.intp)
+            self.neg_sq_norms = np.empty((self.p, n))
         for i in range(self.p):
-            neg_sq = -n * n * np.einsum("ij,ij->i", A[i], A[i])
-            self.order[i] = np.argsort(neg_sq)
-            self.neg_sq_norms[i] = neg_sq[self.order[i]]
-            np.multiply(A[i].take(self.order[i], axis=0).T, n,
-                        out=self.Bt[i, : self.k])
+            rows = A[i]
+            if prune:
+                neg_sq = -n * n * np.einsum("ij,ij->i", A[i], A[i])
+                self.order[i] = np.argsort(neg_sq)
+                self.neg_sq_norms[i] = neg_sq[self.order[i]]
+                rows = A[i].take(self.order[i], axis=0)
+            np.multiply(rows.T, n, out=self.Bt[i, : self.k])
         self.Bt[:, self.k] = 1.0
         self.gram = self.Bt @ self.Bt.transpose(0, 2, 1)
         self._last = None  # (x, excess, stop) of the last evaluation
@@ -264,6 +276,8 @@ class _Dual:
 
     def _n_candidates(self, x):
         """Rows (a prefix in the sorted order) that may clip at any ``x``."""
+        if self.order is None:
+            return self.n  # not pruned: every row
         kappa = np.linalg.norm(x[..., : self.k], axis=-1)
         # |b_i| kappa + nu >= 1, with a margin for the rounding of t.
         need = 1.0 - 1e-9 - x[..., self.k]
