@@ -37,10 +37,11 @@ Cost. Each fold's solution is ``w - 1 = -B x + c`` (``_weights.LowRankChange``):
 ``B = [n A_train, 1]`` has k + 1 columns and ``c`` is non-zero only on the
 rows clipped at weight 0 (under 3% of Adult's at the alphas scanned). So the
 held-out gaps and margins of every alpha are (k + 1)-vector combinations of
-what ``B`` does to them, computed once per fold (one data pass with K (k + 1)
-columns for the margins), plus one sparse pass per batch of alphas over the
-clipped rows. The scan forms no length-n vector. See
-``benchmarks/results/select_alpha.md`` for the measurements.
+what ``B`` does to them, computed once per fold (for the margins, one data
+pass over all folds' bases, or a few within ``UTILITY_BUDGET``), plus one
+sparse pass per batch of alphas over the clipped rows. The scan forms no
+length-n vector. See ``benchmarks/results/select_alpha.md`` for the
+measurements.
 """
 
 from typing import NamedTuple
@@ -361,7 +362,6 @@ class CrossFitPlan:
                                if self.has_utility else (None, None)))
         below = 0
         for chunk in _chunks(range(n_a - 1, -1, -1), ALPHAS_PER_PASS):
-            chunk = list(chunk)
             points = path.solve_low_rank(alphas[chunk], tol=SELECTION_TOL)
             clipped = clipped_columns(points, heldout.n)
             gap[:, chunk] = heldout.gaps(points, clipped).T
@@ -460,8 +460,8 @@ class _HeldOut:
 
 
 def _chunks(values, size):
-    """Consecutive tuples of ``size`` items of ``values`` (the last shorter)."""
-    values = tuple(values)
+    """Consecutive lists of ``size`` items of ``values`` (the last shorter)."""
+    values = list(values)
     return [values[i:i + size] for i in range(0, len(values), size)]
 
 

@@ -416,7 +416,8 @@ class FairIFClassifier(BaseInfluenceReweighting):
                 constraints.n_constraints)
         shift = None
         if shifts:
-            weight = model.sample_weight  # None: unit weights, nothing to scale
+            # Unit weights scale nothing: base_weight=None skips that pass.
+            weight = model.sample_weight
             shift = partial(parameter_shift, adapter, result.solver,
                             damping=result.damping,
                             base_weight=None if np.all(weight == 1.0) else weight)

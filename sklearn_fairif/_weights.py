@@ -75,12 +75,11 @@ class WeightPath:
     """Weight problems sharing n and k, solved together along many alphas.
 
     ``influence`` (p, n, k, or p arrays of shape (n, k)) and ``gaps`` (p, k)
-    are p problems (the folds of
-    the alpha selection). Each call solves every problem at one alpha or at
-    a batch of them, all in lockstep (one batched Newton step for the whole
-    grid of problems x alphas), starting from the previous call's last
-    solution scaled for each new alpha; the Gram matrices and the row order
-    are computed once.
+    are p problems (the folds of the alpha selection). Each call solves every
+    problem at one alpha or at a batch of them, all in lockstep (one batched
+    Newton step for the whole grid of problems x alphas), starting from the
+    previous call's last solution scaled for each new alpha; the Gram
+    matrices and the row order are computed once.
 
     :meth:`solve` returns the weights; :meth:`solve_low_rank` returns them
     as ``w - 1 = -B x + c`` (:class:`LowRankChange`): ``(w - 1) @ V`` is then
@@ -133,7 +132,7 @@ class WeightPath:
         for j in range(x.shape[1]):
             clipped = [np.flatnonzero(excess[i, j]) for i in range(dual.p)]
             changes.append(LowRankChange(
-                x[:, j].copy(), [dual.order[i, c] for i, c in enumerate(clipped)],
+                x[:, j].copy(), [dual.caller_rows(i, c) for i, c in enumerate(clipped)],
                 [excess[i, j, c] for i, c in enumerate(clipped)], mean_sq[:, j]))
         return changes
 
@@ -269,6 +268,10 @@ class _Dual:
         self.Bt[:, self.k] = 1.0
         self.gram = self.Bt @ self.Bt.transpose(0, 2, 1)
         self._last = None  # (x, excess, stop) of the last evaluation
+
+    def caller_rows(self, i, positions):
+        """Return problem ``i``'s rows at ``positions`` of the dual's order."""
+        return positions if self.order is None else self.order[i, positions]
 
     def margins(self, x, stop=None):
         """Dual margins ``t = B x`` of the first ``stop`` rows, (p, a, stop)."""

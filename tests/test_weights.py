@@ -348,16 +348,18 @@ def test_dual_pruned_to_candidate_rows_equals_the_full_sum(scale):
                                            atol=1e-6)
 
 
-def test_low_rank_change_equals_the_weights():
+@pytest.mark.parametrize("prune", [True, False])
+def test_low_rank_change_equals_the_weights(prune):
     from sklearn_fairif._weights import WeightPath, clipped_columns
 
     rng = np.random.default_rng(8)
     A = rng.normal(scale=1e-3, size=(3, 1500, 2))
     g = np.array([[0.3, -0.2], [0.02, 0.01], [1.0, 0.5]])
     V = rng.normal(size=(1500, 4))
-    path = WeightPath(A, g)
+    path = WeightPath(A, g, prune=prune)
     # One batched call for three alphas, from no weight at 0 to many.
-    batch = WeightPath(A, g).solve_low_rank([1.0, 0.01, 1e-4], tol=1e-12)
+    batch = WeightPath(A, g, prune=prune).solve_low_rank([1.0, 0.01, 1e-4],
+                                                         tol=1e-12)
     for alpha, change in zip((1.0, 0.01, 1e-4), batch, strict=True):
         weights = WeightPath(A, g).solve(alpha, tol=1e-12)[0]
         C = clipped_columns([change], 1500).toarray()

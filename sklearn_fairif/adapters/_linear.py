@@ -31,7 +31,7 @@ from sklearn.utils import check_array
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.extmath import safe_sparse_dot
 
-from ._protocol import RowTasks, row_blocks
+from ._protocol import RowTasks, held_rows, row_blocks
 
 # Above this many parameters a dense P × P Hessian costs more than CG needs.
 MAX_EXACT_PARAMS = 2000
@@ -312,12 +312,11 @@ class LinearAdapter:
         """
         residual = self._residual()
         if sparse.issparse(D):
-            D = sparse.csr_array(D, dtype=float)
-            rows = np.flatnonzero(np.diff(D.indptr))  # the rows D holds
-            out = self._jac_t(self.X[rows], residual[rows, None] * D[rows].toarray())
+            rows, D = held_rows(D)
+            X = self.X[rows]
         else:
-            D = np.asarray(D, dtype=float)
-            out = self._jac_t(self.X, residual[:, None] * D)
+            rows, X, D = slice(None), self.X, np.asarray(D, dtype=float)
+        out = self._jac_t(X, residual[rows, None] * D)
         if self.balanced:
             # The transpose of influence_dot's correction: row i gains
             # total - Q_{y_i} / S_{y_i}, linear in the rows' grad_dot. Summed
@@ -326,7 +325,7 @@ class LinearAdapter:
             b = self.fit_weight
             in_class = np.column_stack([self.y == 0.0, self.y == 1.0]).astype(float)
             S = b @ in_class
-            mass = np.asarray(D.T @ in_class).T  # (2, b): D's sum per class
+            mass = (D.T @ in_class[rows]).T  # (2, b): D's sum per class
             coef = mass.sum(axis=0) / S.sum() - mass / S[:, None]
             out += self._jac_t(self.X, (b * residual)[:, None] * in_class) @ coef
         return out

@@ -20,6 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+from scipy import sparse
+
 
 @runtime_checkable
 class InfluenceAdapter(Protocol):
@@ -172,3 +175,15 @@ def row_blocks(n_rows, n_blocks, granularity=1):
     edges = [min(n_rows, granularity * (units * b // n_blocks))
              for b in range(n_blocks + 1)]
     return [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def held_rows(D):
+    """Return the rows a sparse ``D`` (n, b) holds and ``D`` on them, dense.
+
+    What an adapter's ``influence_dot_t`` passes over for a sparse ``D``
+    (the selection's corrections for weights clipped at 0): ``(rows,
+    D[rows])``, rows in increasing order.
+    """
+    D = sparse.csr_array(D, dtype=float)
+    rows = np.flatnonzero(np.diff(D.indptr))
+    return rows, D[rows].toarray()

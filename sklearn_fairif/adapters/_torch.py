@@ -45,7 +45,7 @@ from scipy import sparse
 from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
 from torch.func import functional_call
 
-from ._protocol import RowTasks, row_blocks
+from ._protocol import RowTasks, held_rows, row_blocks
 from ._skorch_training import fit_weighted_net, prepare_fit_data
 from ._torch_net import (
     _as_tensor,
@@ -564,8 +564,7 @@ class SkorchAdapter:
         """
         X, y = self._X, self._y
         if sparse.issparse(D):
-            rows = np.unique(sparse.coo_array(D).row)
-            D = sparse.csr_array(D)[rows].toarray()
+            rows, D = held_rows(D)
             X, y = _own_rows(X, rows), _own_rows(y, rows)
         with self._eval():
             return self._summed_vjp(X, self._loss_fn(y), self.from_numpy(D),
