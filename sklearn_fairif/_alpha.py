@@ -53,14 +53,12 @@ from ._alpha_folds import (
     _RATE_ROWS,
     Columns,
     MarginColumns,
-    _embed,
-    _only_row,
     _seed,
     _utility_rows,
     make_folds,
 )
 from ._objectives import OBJECTIVES, FairnessConstraints
-from ._weights import WeightPath, clipped_columns
+from ._weights import WeightPath
 
 # The continuous search: a dense log grid (each point one batched weight solve
 # for all folds), wide enough to hold every alpha the benchmarks chose.
@@ -180,22 +178,8 @@ class CrossFitPlan:
             and contrasts as ``FairnessConstraints(objective, ...)``) built on
             the rows of ``fold_set`` alone; likewise for the influences.
         """
-        n_rates, G, K = self.counts.shape
-        on = np.isin(np.arange(K), np.asarray(fold_set))
-        columns = []
-        for r in range(n_rates):
-            n = self.counts[r] * on  # (G, K), zero outside fold_set
-            # A group's rate on fold_set: the mean of its cells, weighted by
-            # their row counts (a rate is a mean over rows, never a sum).
-            per_group = n / n.sum(axis=1, keepdims=True)
-            rate_of = [_embed(r, _only_row(per_group, g), n_rates)
-                       for g in range(G)]
-            if G == 2:
-                columns.append(rate_of[0] - rate_of[1])
-            else:
-                overall = _embed(r, n / n.sum(), n_rates)
-                columns.extend(rate_of[g] - overall for g in range(G))
-        return np.column_stack(columns)
+        on = np.isin(np.arange(self.n_folds), np.asarray(fold_set))
+        return _combinations(self.counts, on[None])[0]
 
     def margins(self, influence, values, margin_influence=None):
         """Margins and their influence for the utility rows.
@@ -295,13 +279,14 @@ class CrossFitPlan:
                             max_weight_change=self.max_weight_change)
 
     def fold_matrices(self):
-        """Return each fold's ``(M_train, M_heldout)`` cell combinations.
+        """Return every fold's ``(M_train, M_heldout)`` cell combinations.
 
-        :meth:`constraint_matrix` of the other folds and of the fold itself.
+        :meth:`constraint_matrix` of the other folds and of the fold itself,
+        stacked: two arrays of shape (n_folds, n_cells, n_constraints).
         """
-        K = self.n_folds
-        return [(self.constraint_matrix([f for f in range(K) if f != k]),
-                 self.constraint_matrix([k])) for k in range(K)]
+        held = np.eye(self.n_folds, dtype=bool)
+        M = _combinations(self.counts, np.concatenate([~held, held]))
+        return M[: self.n_folds], M[self.n_folds:]
 
     def fold_problems(self, influence, values, margin_influence=None):
         """Yield, per fold, the train-side and held-out linearised constraints.
@@ -316,7 +301,7 @@ class CrossFitPlan:
         A_cells, g_cells = influence[:, :c], values[:c]
         if self.has_utility:
             z_all = self.margins(influence, values, margin_influence)[0]
-        for k, (M_tr, M_ho) in enumerate(self.fold_matrices()):
+        for k, (M_tr, M_ho) in enumerate(zip(*self.fold_matrices(), strict=True)):
             z = y = None
             if self.has_utility:
                 held = self.fold_utility == k
@@ -349,26 +334,26 @@ class CrossFitPlan:
         gap, change = np.full((K, n_a), np.nan), np.full((K, n_a), np.nan)
         util = np.full((K, n_a), np.nan)
         A_cells, g_cells = influence[:, : self.n_cells], values[: self.n_cells]
-        matrices = self.fold_matrices()
+        M_tr, M_ho = self.fold_matrices()
         # The folds' weight problems, solved together and warm-started along
-        # the scan. Each solution is w - 1 = -B x + c (c on the few clipped
-        # rows), so every held-out quantity is a (k+1)-vector product with
-        # what B does to it, formed once here (_HeldOut) from the cells.
-        path = WeightPath([A_cells @ M_tr for M_tr, _ in matrices],
-                          np.stack([g_cells @ M_tr for M_tr, _ in matrices]))
-        heldout = _HeldOut(self, path, A_cells, g_cells,
-                           np.stack([M_ho for _, M_ho in matrices]), *(
-                               self.margins(influence, values, margin_influence)
-                               if self.has_utility else (None, None)))
+        # the scan: every fold's train-side columns from one product with the
+        # cells, (n, K, k) viewed as K problems. Each solution is
+        # w - 1 = -B x + c (c on the few clipped rows), so every held-out
+        # quantity is a (k+1)-vector product with what B does to it, formed
+        # once here (_HeldOut) from the cells.
+        A_train = (A_cells @ np.hstack(M_tr)).reshape(len(A_cells), K, -1)
+        path = WeightPath(A_train.transpose(1, 0, 2), g_cells @ M_tr)
+        heldout = _HeldOut(self, A_train, A_cells, g_cells, M_tr, M_ho, *(
+            self.margins(influence, values, margin_influence)
+            if self.has_utility else (None, None)))
         below = 0
         for chunk in _chunks(range(n_a - 1, -1, -1), ALPHAS_PER_PASS):
             points = path.solve_low_rank(alphas[chunk], tol=SELECTION_TOL)
-            clipped = clipped_columns(points, heldout.n)
-            gap[:, chunk] = heldout.gaps(points, clipped).T
-            change[:, chunk] = np.column_stack([p.mean_sq for p in points])
+            gap[:, chunk] = heldout.gaps(points).T
+            change[:, chunk] = points.mean_sq
             if not self.has_utility:
                 continue
-            util[:, chunk] = heldout.accuracy_changes(points, clipped).T
+            util[:, chunk] = heldout.accuracy_changes(points).T
             if stop_below is None:
                 continue
             for i, j in enumerate(chunk):
@@ -386,40 +371,38 @@ class _HeldOut:
     """What each fold's weight change does to its held-out rows.
 
     Built once per scan: each fold's ``B.T @ A_ho`` (its held-out gaps) and,
-    with labels, the tracked margins' move along each fold's ``B`` (one
-    margins' pass for all folds, or a few on large data) with the rows'
-    labels and folds. :meth:`gaps` and
+    with labels, the tracked margins' move along each fold's ``B``, with the
+    rows' labels and folds. Fold k's ``B = [n A_cells M_tr[k], 1]`` is a
+    combination of the cells' columns, so the first comes from the cells'
+    Gram matrix and the second from one margins' pass over every fold's
+    columns (or a few passes on large data). :meth:`gaps` and
     :meth:`accuracy_changes` then evaluate a batch of alphas'
     :class:`~sklearn_fairif._weights.LowRankChange` at once, shape
     (n_alphas, n_folds).
     """
 
-    def __init__(self, plan, path, A_cells, g_cells, M_ho, z, A_z):
-        K = plan.n_folds
-        self.n, self.K, self.plan = path.n_samples, K, plan
+    def __init__(self, plan, A_train, A_cells, g_cells, M_tr, M_ho, z, A_z):
+        K, n = plan.n_folds, len(A_cells)
+        self.K, self.plan = K, plan
         # A fold's held-out constraints are its cells' combination M_ho[k]:
         # the held-out columns themselves are never formed.
         self.A_cells, self.M_ho = A_cells, M_ho  # (n, cells), (K, cells, c)
         self.g_ho = g_cells @ M_ho  # (K, c)
-        self.basis_ho = np.stack([path.basis_dot(k, A_cells) @ M_ho[k]
-                                  for k in range(K)])  # (K, k + 1, c)
+        cells_gram = A_cells.T @ A_cells
+        self.basis_ho = np.concatenate([  # (K, k + 1, c)
+            n * np.einsum("fdq,de,fec->fqc", M_tr, cells_gram, M_ho),
+            (A_cells.sum(axis=0) @ M_ho)[:, None]], axis=1)
         if z is None:
             return
         self.margins = _as_margin_shift(z, A_z)
         u = len(plan.utility_rows)
         self.rows = np.arange(u)
-        # Each tracked row moves along its own fold's basis: (u, k + 1). The
-        # folds' bases go through the margins' pass together, as many at a
-        # time as keep the n x columns block under UTILITY_BUDGET entries.
-        width = self.basis_ho.shape[1]
-        per_pass = max(1, UTILITY_BUDGET // (self.n * width))
-        self.row_basis = np.empty((u, width))
-        for first in range(0, K, per_pass):
-            folds = range(first, min(first + per_pass, K))
-            moved = self.margins.rmatmat(np.hstack([path.basis(k) for k in folds]))
-            for k, block in zip(folds, np.split(moved, len(folds)), strict=True):
-                held = plan.fold_utility == k
-                self.row_basis[held] = block[:, held].T
+        # Each tracked row moves along its own fold's basis: (u, k + 1).
+        moved = self._margins_along(A_train.reshape(n, -1))
+        k = M_tr.shape[2]
+        own = plan.fold_utility[:, None] * k + np.arange(k)  # its fold's columns
+        self.row_basis = np.column_stack([n * moved[own, self.rows[:, None]],
+                                          moved[-1]])
         self.z, self.sign = z, 2.0 * plan.y_utility - 1.0
         self.correct = (self.sign * z > 0).astype(float)
         self.in_fold = np.eye(K)[plan.fold_utility]  # (u, K)
@@ -429,31 +412,42 @@ class _HeldOut:
         self.per_fold = (plan.fold_sizes if plan.near_boundary
                          else self.in_fold.sum(axis=0))
 
-    def gaps(self, points, clipped):
-        """Mean absolute predicted held-out gap, (n_alphas, n_folds).
+    def _margins_along(self, columns):
+        """``D.T @ A_z`` for ``D = [columns, 1]``: (n_columns + 1, u).
 
-        ``clipped``: the points' ``c`` (``_weights.clipped_columns``).
+        As many columns per margins' pass as keep the n x columns block
+        under UTILITY_BUDGET entries.
         """
-        X = np.stack([p.x for p in points])  # (a, K, k + 1)
+        n, width = columns.shape
+        moved = np.empty((width + 1, len(self.rows)))
+        for chunk in _chunks(range(width + 1), max(1, UTILITY_BUDGET // n)):
+            moved[chunk] = self.margins.rmatmat(np.column_stack(
+                [columns[:, j] if j < width else np.ones(n) for j in chunk]))
+        return moved
+
+    def gaps(self, points):
+        """Mean absolute predicted held-out gap, (n_alphas, n_folds)."""
+        X = points.x.transpose(1, 0, 2)  # (a, K, k + 1)
         # c's part, through the cells: each fold's columns, its own M_ho.
-        cells = (clipped.T @ self.A_cells).reshape(len(points), self.K, -1)
+        cells = (points.clipped.T @ self.A_cells).reshape(len(X), self.K, -1)
         moved = (np.einsum("akn,knc->akc", cells, self.M_ho)
                  - np.einsum("akq,kqc->akc", X, self.basis_ho))
         return np.mean(np.abs(self.g_ho + moved), axis=2)
 
-    def accuracy_changes(self, points, clipped):
+    def accuracy_changes(self, points):
         """Predicted held-out accuracy change, (n_alphas, n_folds).
 
         Counted at the predicted margins ``z - x @ (B's move) + (c's move)``;
         one sparse pass moves every ``c`` of the batch (none when no weight
         is clipped).
         """
-        a, K, u = len(points), self.K, len(self.rows)
+        clipped = points.clipped
+        a, K, u = points.x.shape[1], self.K, len(self.rows)
         moved = (self.margins.rmatmat(clipped) if clipped.nnz
                  else np.zeros((a * K, u)))
         folds = self.plan.fold_utility
         moved = moved.reshape(a, K, u)[:, folds, self.rows]  # own fold's
-        X = np.stack([p.x for p in points])[:, folds]  # (a, u, k + 1)
+        X = points.x.transpose(1, 0, 2)[:, folds]  # (a, u, k + 1)
         z_new = self.z + moved - np.einsum("auq,uq->au", X, self.row_basis)
         flips = ((self.sign * z_new > 0) - self.correct) @ self.in_fold
         return flips / self.per_fold
@@ -463,6 +457,33 @@ def _chunks(values, size):
     """Consecutive lists of ``size`` items of ``values`` (the last shorter)."""
     values = list(values)
     return [values[i:i + size] for i in range(0, len(values), size)]
+
+
+def _combinations(counts, on):
+    """Cell-to-constraint combinations of several fold sets (pure).
+
+    ``counts[r, g, f]``: rows of the (rate, group, fold) cell; ``on`` (S, K):
+    each fold set's folds. Returns (S, n_cells, n_constraints), cells in
+    (rate, group, fold) order, constraints as ``FairnessConstraints``
+    orders them: per rate, the two groups' difference, or with more groups
+    each group's rate less the overall one.
+    """
+    n_rates, G, K = counts.shape
+    n = counts[None] * on[:, None, None, :]  # (S, rate, group, fold)
+    # A group's rate on a fold set: the mean of its cells, weighted by their
+    # row counts (a rate is a mean over rows, never a sum).
+    per_group = n / n.sum(axis=3, keepdims=True)
+    rate, group = np.eye(n_rates), np.eye(G)
+    # rate_of[s, r, g] is group g's rate r as weights on the cells.
+    rate_of = np.einsum("ab,cd,sbdf->sacbdf", rate, group, per_group)
+    if G == 2:
+        columns = rate_of[:, :, 0] - rate_of[:, :, 1]  # (S, r, cells...)
+    else:
+        overall = np.einsum("ab,sbdf->sabdf", rate,
+                            n / n.sum(axis=(2, 3), keepdims=True))
+        columns = rate_of - overall[:, :, None]  # (S, r, g, cells...)
+    S = len(on)
+    return columns.reshape(S, -1, n_rates * G * K).transpose(0, 2, 1)
 
 
 def _as_margin_shift(z, A_z):

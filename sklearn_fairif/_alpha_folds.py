@@ -112,20 +112,6 @@ def _utility_rows(folds, max_rows, random_state, margins=None):
     return np.sort(np.concatenate(keep))
 
 
-def _only_row(W, g):
-    """``W`` with every row but ``g`` zeroed."""
-    out = np.zeros_like(W)
-    out[g] = W[g]
-    return out
-
-
-def _embed(r, W, n_rates):
-    """Flatten the (group, fold) weights ``W`` of rate ``r`` into cell order."""
-    full = np.zeros((n_rates, *W.shape))
-    full[r] = W
-    return full.ravel()
-
-
 def _seed(random_state):
     """Return an int seed; None gives a fixed one, so that ``fit`` is repeatable.
 

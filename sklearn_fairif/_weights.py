@@ -82,16 +82,15 @@ class WeightPath:
     matrices and the row order are computed once.
 
     :meth:`solve` returns the weights; :meth:`solve_low_rank` returns them
-    as ``w - 1 = -B x + c`` (:class:`LowRankChange`): ``(w - 1) @ V`` is then
-    ``c @ V - x @ basis_dot(V)``, O((k + 1) c) given the block's
-    :meth:`basis_dot` plus O(c) per clipped row, so a scan never forms an
-    n-vector.
+    as ``w - 1 = -B x + c`` (:class:`LowRankChange`), ``B = [n A, 1]``
+    (:meth:`basis`): ``(w - 1) @ V`` is then ``c @ V - x @ (B.T @ V)``,
+    O((k + 1) c) given ``B.T @ V`` plus O(c) per clipped row, so a scan
+    never forms an n-vector.
     """
 
     def __init__(self, influence, gaps, *, prune=True):
         # Read once, into the dual's (sorted) copy: the caller may drop them.
-        self._dual = _Dual([np.asarray(A, dtype=float) for A in influence],
-                           np.asarray(gaps, dtype=float), prune=prune)
+        self._dual = _Dual(influence, np.asarray(gaps, dtype=float), prune=prune)
         self._x = self._alpha = None
 
     def _solve(self, alphas, tol, max_iter):
@@ -115,7 +114,7 @@ class WeightPath:
         return _finish(self._dual, self._solve([alpha], tol, max_iter)[:, 0])
 
     def solve_low_rank(self, alphas, *, tol=1e-13, max_iter=200):
-        """Return the weight changes at each of ``alphas`` (LowRankChange's).
+        """Return the weight changes at each of ``alphas``, one LowRankChange.
 
         At the dual optimum to ``tol``: ``mean(w) - 1`` is below ``tol``
         rather than rounded to zero as in :meth:`solve`.
@@ -128,13 +127,12 @@ class WeightPath:
         mean_sq = (np.einsum("pak,pak->pa", x, x @ dual.gram)
                    - np.einsum("pal,pal->pa", excess, excess)
                    - 2.0 * excess.sum(axis=-1)) / dual.n
-        changes = []
-        for j in range(x.shape[1]):
-            clipped = [np.flatnonzero(excess[i, j]) for i in range(dual.p)]
-            changes.append(LowRankChange(
-                x[:, j].copy(), [dual.caller_rows(i, c) for i, c in enumerate(clipped)],
-                [excess[i, j, c] for i, c in enumerate(clipped)], mean_sq[:, j]))
-        return changes
+        problem, alpha, position = np.nonzero(excess)
+        clipped = sparse.csc_array(
+            (excess[problem, alpha, position],
+             (dual.caller_rows(problem, position), alpha * dual.p + problem)),
+            shape=(dual.n, x.shape[1] * dual.p))
+        return LowRankChange(x, clipped, mean_sq)
 
     @property
     def n_samples(self):
@@ -150,46 +148,27 @@ class WeightPath:
         B[dual.order[i]] = dual.Bt[i].T
         return B
 
-    def basis_dot(self, i, V):
-        """``B.T @ V`` of problem ``i`` for a block ``V`` (n, c): (k + 1, c)."""
-        return self.basis(i).T @ V
-
 
 class LowRankChange(NamedTuple):
-    """Weight changes ``w - 1 = -B x + c`` of p problems (see :class:`WeightPath`).
+    """Weight changes ``w - 1 = -B x + c`` of p problems at a alphas.
 
-    ``c`` is zero but on the clipped rows (weight 0), where it is
-    ``b_i . x - 1``, so that ``w_i = 0`` there.
+    See :class:`WeightPath`. ``c`` is zero but on the clipped rows (weight
+    0), where it is ``b_i . x - 1``, so that ``w_i = 0`` there.
 
     Attributes
     ----------
-    x : ndarray of shape (p, k + 1)
+    x : ndarray of shape (p, a, k + 1)
         The dual multipliers.
-    rows : list of ndarray of int
-        Each problem's clipped rows.
-    excess : list of ndarray
-        ``c`` on them.
-    mean_sq : ndarray of shape (p,)
+    clipped : scipy.sparse.csc_array of shape (n, a * p)
+        Every ``c``: column ``j * p + i`` is problem ``i`` at alpha ``j``
+        (problems varying fastest), rows in the caller's order.
+    mean_sq : ndarray of shape (p, a)
         ``mean((w - 1)**2)``.
     """
 
     x: np.ndarray
-    rows: list
-    excess: list
+    clipped: sparse.csc_array
     mean_sq: np.ndarray
-
-
-def clipped_columns(changes, n):
-    """Return every change's ``c`` of every problem as one sparse matrix.
-
-    Shape (n, len(changes) * p), problems varying fastest.
-    """
-    rows = [r for change in changes for r in change.rows]
-    lengths = [len(r) for r in rows]
-    return sparse.csc_array(
-        (np.concatenate([e for change in changes for e in change.excess]),
-         np.concatenate(rows), np.concatenate([[0], np.cumsum(lengths)])),
-        shape=(n, len(lengths)))
 
 
 def _finish(dual, x):
@@ -246,7 +225,8 @@ class _Dual:
     """
 
     def __init__(self, A, g, *, prune=True):
-        self.p, (n, self.k) = len(A), A[0].shape
+        # A: (p, n, k), or p arrays of shape (n, k).
+        self.p, (n, self.k) = len(A), np.shape(A[0])
         self.g, self.n = g, n
         self.alpha = None  # (a,): set per solve
         # B = [n A, 1] (n A keeps every quantity O(1)) as (k + 1) contiguous
@@ -258,19 +238,19 @@ class _Dual:
             self.order = np.empty((self.p, n), dtype=np.intp)
             self.neg_sq_norms = np.empty((self.p, n))
         for i in range(self.p):
-            rows = A[i]
+            rows = np.asarray(A[i], dtype=float)
             if prune:
-                neg_sq = -n * n * np.einsum("ij,ij->i", A[i], A[i])
+                neg_sq = -n * n * np.einsum("ij,ij->i", rows, rows)
                 self.order[i] = np.argsort(neg_sq)
                 self.neg_sq_norms[i] = neg_sq[self.order[i]]
-                rows = A[i].take(self.order[i], axis=0)
+                rows = rows.take(self.order[i], axis=0)
             np.multiply(rows.T, n, out=self.Bt[i, : self.k])
         self.Bt[:, self.k] = 1.0
         self.gram = self.Bt @ self.Bt.transpose(0, 2, 1)
         self._last = None  # (x, excess, stop) of the last evaluation
 
     def caller_rows(self, i, positions):
-        """Return problem ``i``'s rows at ``positions`` of the dual's order."""
+        """Return the rows at ``positions`` of problem(s) ``i``'s order."""
         return positions if self.order is None else self.order[i, positions]
 
     def margins(self, x, stop=None):
@@ -320,12 +300,18 @@ class _Dual:
     def hessian(self, x):
         """Hessian (p, a, k + 1, k + 1) at the multipliers ``x``."""
         # Gram matrix of the free rows = full Gram minus the (usually few)
-        # clipped rows, all among the candidates.
+        # clipped rows, all among the candidates: their outer products,
+        # summed per (problem, alpha) in one pass over all of them.
         excess, _ = self._excess(x)
-        H = np.repeat(self.gram[:, None], x.shape[1], axis=1)
-        for i, j in zip(*np.nonzero(excess.any(axis=2)), strict=True):
-            clipped = self.Bt[i][:, np.flatnonzero(excess[i, j])]
-            H[i, j] -= clipped @ clipped.T
+        a, width = x.shape[1], self.k + 1
+        H = np.repeat(self.gram[:, None], a, axis=1)
+        problem, alpha, position = np.nonzero(excess)
+        if position.size:
+            b = self.Bt[problem, :, position]  # (clipped, k + 1)
+            which = problem * a + alpha  # non-decreasing: C order
+            first = np.flatnonzero(np.diff(which, prepend=-1))
+            H.reshape(-1, width, width)[which[first]] -= np.add.reduceat(
+                b[:, :, None] * b[:, None, :], first, axis=0)
         H /= self.n
         H[..., : self.k, : self.k] += self.alpha[:, None, None] * np.eye(self.k)
         return H
