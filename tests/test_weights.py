@@ -292,13 +292,34 @@ def test_weight_path_equals_independent_solves():
     A = rng.normal(scale=1e-3, size=(3, 2000, 3))
     g = np.array([[0.1, -0.05, 0.02], [0.01, 0.0, -0.02], [2.0, -1.5, 1.0]])
     path = WeightPath(A, g)
-    for alpha in np.logspace(1, -4, 16):  # the scan's order: largest first
+    # The scan's order, largest first (each start extrapolated from the last
+    # two solutions), then an alpha solved twice (no extrapolation).
+    for alpha in [*np.logspace(1, -4, 16), 1e-4]:
         w_path, r_path = path.solve(alpha)
         assert w_path.shape == (3, 2000) and r_path.shape == (3, 3)
         for i in range(3):
             w, r = solve_weights(A[i], g[i], alpha)
             np.testing.assert_allclose(w_path[i], w, atol=1e-9)
             np.testing.assert_allclose(r_path[i], r, atol=1e-12)
+
+
+def test_weight_path_in_batches_equals_independent_solves():
+    from sklearn_fairif._weights import WeightPath
+
+    rng = np.random.default_rng(4)
+    A = rng.normal(scale=1e-3, size=(2, 1000, 2))
+    g = np.array([[0.2, -0.1], [1.0, 0.5]])
+    path = WeightPath(A, g)
+    alphas = np.logspace(1, -4, 12)
+    for batch in (alphas[:4], alphas[4:8], alphas[8:], alphas[-2:]):
+        change = path.solve_low_rank(batch, tol=1e-12)
+        C = change.clipped.toarray()
+        for j, alpha in enumerate(batch):
+            for i in range(2):
+                d = solve_weights(A[i], g[i], alpha)[0] - 1.0
+                np.testing.assert_allclose(
+                    -path.basis(i) @ change.x[i, j] + C[:, j * 2 + i], d,
+                    atol=1e-9)
 
 
 def _dual_direct(A, g, alpha, x):
