@@ -59,6 +59,7 @@ from ._alpha_folds import (
 )
 from ._objectives import OBJECTIVES, FairnessConstraints
 from ._weights import WeightPath
+from .adapters._protocol import held_rows
 
 # The continuous search: a dense log grid (each point one batched weight solve
 # for all folds), wide enough to hold every alpha the benchmarks chose.
@@ -420,16 +421,21 @@ class _HeldOut:
         """
         n, width = columns.shape
         moved = np.empty((width + 1, len(self.rows)))
-        for chunk in _chunks(range(width + 1), max(1, UTILITY_BUDGET // n)):
-            moved[chunk] = self.margins.rmatmat(np.column_stack(
-                [columns[:, j] if j < width else np.ones(n) for j in chunk]))
+        per_pass = max(1, UTILITY_BUDGET // n)
+        for first in range(0, width + 1, per_pass):
+            last = min(first + per_pass, width + 1)
+            D = np.ones((n, last - first))
+            D[:, : max(0, min(last, width) - first)] = columns[:, first:last]
+            moved[first:last] = self.margins.rmatmat(D)
         return moved
 
     def gaps(self, points):
         """Mean absolute predicted held-out gap, (n_alphas, n_folds)."""
         X = points.x.transpose(1, 0, 2)  # (a, K, k + 1)
-        # c's part, through the cells: each fold's columns, its own M_ho.
-        cells = (points.clipped.T @ self.A_cells).reshape(len(X), self.K, -1)
+        # c's part, through the cells of its few rows: each fold's columns,
+        # its own M_ho.
+        rows, c = held_rows(points.clipped)
+        cells = (c.T @ self.A_cells[rows]).reshape(len(X), self.K, -1)
         moved = (np.einsum("akn,knc->akc", cells, self.M_ho)
                  - np.einsum("akq,kqc->akc", X, self.basis_ho))
         return np.mean(np.abs(self.g_ho + moved), axis=2)

@@ -146,7 +146,7 @@ class WeightPath:
         mean_sq = (np.einsum("pak,pak->pa", x, x @ dual.gram)
                    - np.einsum("pal,pal->pa", excess, excess)
                    - 2.0 * excess.sum(axis=-1)) / dual.n
-        problem, alpha, position = np.nonzero(excess)
+        problem, alpha, position = _clipped_entries(excess)
         clipped = sparse.csc_array(
             (excess[problem, alpha, position],
              (dual.caller_rows(problem, position), alpha * dual.p + problem)),
@@ -324,7 +324,7 @@ class _Dual:
         excess, _ = self._excess(x)
         a, width = x.shape[1], self.k + 1
         H = np.repeat(self.gram[:, None], a, axis=1)
-        problem, alpha, position = np.nonzero(excess)
+        problem, alpha, position = _clipped_entries(excess)
         if position.size:
             b = self.Bt[problem, :, position]  # (clipped, k + 1)
             which = problem * a + alpha  # non-decreasing: C order
@@ -394,6 +394,19 @@ def _line_search(dual, x, step, f, grad, norm, moving):
         f_new[pending] = f_try[pending]
         grad_new[pending] = grad_try[pending]
     return size, f_new, grad_new
+
+
+def _clipped_entries(excess):
+    """``np.nonzero(excess)`` of a (p, a, rows) array: (problem, alpha, row).
+
+    Through the flat indices of a boolean mask: numpy's n-dimensional
+    nonzero took 15 times as long (0.5 ms for Adult's 5 x 4 x 8000).
+    """
+    p, a, rows = excess.shape
+    flat = np.flatnonzero(excess > 0.0)
+    problem_alpha, position = np.divmod(flat, rows)
+    problem, alpha = np.divmod(problem_alpha, a)
+    return problem, alpha, position
 
 
 def _clip(t, out=None):
