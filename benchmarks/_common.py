@@ -101,6 +101,28 @@ def median_time(fn, repeat=3):
     return float(np.median(times)), value
 
 
+def round_robin(fns, rounds):
+    """Time each of ``fns`` (name -> callable) once per round, in turn.
+
+    Returns ``(times, values)``: every name's wall times, one per round, and
+    the value its last call returned. In turn rather than each method's
+    repeats in a row, so that a slow spell of a shared machine falls on all
+    the methods of a round: compare them with :func:`round_ratio`.
+    """
+    times, values = {name: [] for name in fns}, {}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            values[name] = fn()
+            times[name].append(time.perf_counter() - start)
+    return times, values
+
+
+def round_ratio(times, name, base):
+    """Median over rounds of ``times[name] / times[base]`` (the same round's)."""
+    return float(np.median(np.asarray(times[name]) / np.asarray(times[base])))
+
+
 def wall_time(fn):
     """Wall time of one call of ``fn``, in seconds."""
     start = time.perf_counter()

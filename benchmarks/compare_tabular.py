@@ -31,12 +31,13 @@ from _common import (
     main,
     mean_se,
     pyplot,
+    round_ratio,
+    round_robin,
     save_accuracy_aod,
     scores,
     seeds_label,
     standard_error,
     table,
-    wall_time,
     write,
 )
 from baselines import ERM, all_methods
@@ -80,10 +81,8 @@ def run_seed(config, name, seed, timed):
     ERM(make_tabular_pipeline()).fit(*fit_args)  # warm-up: first-call overheads
     methods = all_methods(make_tabular_pipeline, seed=seed, alphas=config.alphas)
     rounds = config.repeat if timed else 1
-    times = {m.name: [] for m in methods}
-    for _ in range(rounds):
-        for method in methods:
-            times[method.name].append(wall_time(lambda m=method: m.fit(*fit_args)))
+    times, _ = round_robin({m.name: (lambda m=m: m.fit(*fit_args)) for m in methods},
+                           rounds)
     out = {"scores": {}, "chosen": {}, "times": {}, "curve": None}
     for method in methods:
         out["scores"][method.name] = scores(y_te, method.predict(X_te), s_te)
@@ -116,9 +115,7 @@ def _jsonable(value):
 
 def time_ratios(runs, method):
     """Per timed seed: the median over rounds of (method time / ERM time)."""
-    return [float(np.median(np.asarray(r["times"][method])
-                            / np.asarray(r["times"]["ERM"])))
-            for r in runs if r["times"]]
+    return [round_ratio(r["times"], method, "ERM") for r in runs if r["times"]]
 
 
 def section(config, name, runs):

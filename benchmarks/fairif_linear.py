@@ -23,10 +23,11 @@ from _common import (
     load_split,
     main,
     mean_se,
+    round_ratio,
+    round_robin,
     scores,
     seeds_label,
     table,
-    wall_time,
     write,
 )
 from sklearn.base import clone
@@ -64,12 +65,10 @@ def run_seed(config, name, seed):
         FairIFClassifier(make_tabular_pipeline()),
         FairIFClassifier(make_tabular_pipeline(), alpha=list(config.alphas)),
     ), strict=True))
-    times = {m: [] for m in METHODS}
-    for _ in range(config.repeat):
-        for m, model in models.items():
-            kwargs = {} if m == "ERM" else val
-            times[m].append(wall_time(lambda model=model, kw=kwargs:
-                                      model.fit(X_tr, y_tr, **kw)))
+    times, _ = round_robin(
+        {m: (lambda model=model, kw={} if m == "ERM" else val:
+             model.fit(X_tr, y_tr, **kw)) for m, model in models.items()},
+        config.repeat)
     erm = float(np.median(times["ERM"]))
     fixed, auto, tuned = (models[m] for m in METHODS[1:])
     path = dict(tuned.cv_results_)
@@ -80,8 +79,7 @@ def run_seed(config, name, seed):
     return {
         "scores": {m: scores(y_te, model.predict(X_te), s_te)
                    for m, model in models.items()},
-        "ratio": {m: float(np.median(np.asarray(times[m]) / np.asarray(times["ERM"])))
-                  for m in METHODS},
+        "ratio": {m: round_ratio(times, m, "ERM") for m in METHODS},
         "erm": erm,
         "influence+weights": _influence_share(fixed, erm),
         "auto influence+weights": _influence_share(auto, erm),

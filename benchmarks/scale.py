@@ -41,6 +41,7 @@ from _common import (
     census_onehot,
     main,
     pyplot,
+    round_robin,
     table,
     wall_time,
     write,
@@ -118,10 +119,8 @@ def point(config, data, n):
     """``{method: median seconds}`` at one size (round-robin over repeats)."""
     caps = dict(config.caps)
     methods = [m for m in METHODS if n <= caps.get(m, np.inf)]
-    times = {m: [] for m in methods}
-    for _ in range(config.repeat):
-        for m in methods:
-            times[m].append(wall_time(lambda m=m: METHODS[m]().fit(*data)))
+    times, _ = round_robin({m: (lambda m=m: METHODS[m]().fit(*data))
+                            for m in methods}, config.repeat)
     return {m: float(np.median(t)) for m, t in times.items()}
 
 

@@ -423,10 +423,10 @@ class _HeldOut:
         moved = np.empty((width + 1, len(self.rows)))
         per_pass = max(1, UTILITY_BUDGET // n)
         for first in range(0, width + 1, per_pass):
-            last = min(first + per_pass, width + 1)
-            D = np.ones((n, last - first))
-            D[:, : max(0, min(last, width) - first)] = columns[:, first:last]
-            moved[first:last] = self.margins.rmatmat(D)
+            D = np.ones((n, min(per_pass, width + 1 - first)))
+            block = columns[:, first:first + D.shape[1]]  # D's last column: 1
+            D[:, : block.shape[1]] = block
+            moved[first:first + D.shape[1]] = self.margins.rmatmat(D)
         return moved
 
     def gaps(self, points):

@@ -91,6 +91,19 @@ def test_mean_se_and_median_time(benchmarks):
     assert "1.50" in text  # kept as written, not re-parsed as a number
 
 
+def test_round_robin_interleaves_and_compares_within_rounds(benchmarks):
+    common = benchmarks("_common")
+    calls = []
+    times, values = common.round_robin(
+        {"a": lambda: calls.append("a") or len(calls),
+         "b": lambda: calls.append("b") or -len(calls)}, rounds=3)
+    assert calls == ["a", "b"] * 3  # in turn, not each method's repeats in a row
+    assert values == {"a": 5, "b": -6} and len(times["a"]) == len(times["b"]) == 3
+    # Ratios within a round: a slow round (the second) cancels out.
+    times = {"m": [2.0, 20.0, 3.0], "ERM": [1.0, 10.0, 1.0]}
+    assert common.round_ratio(times, "m", "ERM") == 2.0
+
+
 @pytest.mark.slow
 def test_run_quick_writes_every_result(tmp_path):
     proc = subprocess.run(
