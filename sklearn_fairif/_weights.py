@@ -319,18 +319,15 @@ class _Dual:
     def hessian(self, x):
         """Hessian (p, a, k + 1, k + 1) at the multipliers ``x``."""
         # Gram matrix of the free rows = full Gram minus the (usually few)
-        # clipped rows, all among the candidates: their outer products,
-        # summed per (problem, alpha) in one pass over all of them.
+        # clipped rows, all among the candidates. One product per (problem,
+        # alpha): summing all their outer products at once needs a
+        # (clipped, k + 1, k + 1) block, hundreds of MB when half the rows
+        # of a large problem clip, and was no faster on Adult.
         excess, _ = self._excess(x)
-        a, width = x.shape[1], self.k + 1
-        H = np.repeat(self.gram[:, None], a, axis=1)
-        problem, alpha, position = _clipped_entries(excess)
-        if position.size:
-            b = self.Bt[problem, :, position]  # (clipped, k + 1)
-            which = problem * a + alpha  # non-decreasing: C order
-            first = np.flatnonzero(np.diff(which, prepend=-1))
-            H.reshape(-1, width, width)[which[first]] -= np.add.reduceat(
-                b[:, :, None] * b[:, None, :], first, axis=0)
+        H = np.repeat(self.gram[:, None], x.shape[1], axis=1)
+        for i, j in zip(*np.nonzero(excess.any(axis=2)), strict=True):
+            clipped = self.Bt[i][:, np.flatnonzero(excess[i, j])]
+            H[i, j] -= clipped @ clipped.T
         H /= self.n
         H[..., : self.k, : self.k] += self.alpha[:, None, None] * np.eye(self.k)
         return H
