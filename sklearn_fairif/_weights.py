@@ -147,23 +147,19 @@ class WeightPath:
                    - np.einsum("pal,pal->pa", excess, excess)
                    - 2.0 * excess.sum(axis=-1)) / dual.n
         problem, alpha, position = _clipped_entries(excess)
-        clipped = sparse.csc_array(
+        # CSR: every consumer gathers the rows it holds (``held_rows``).
+        clipped = sparse.csr_array(
             (excess[problem, alpha, position],
              (dual.caller_rows(problem, position), alpha * dual.p + problem)),
             shape=(dual.n, x.shape[1] * dual.p))
         return LowRankChange(x, clipped, mean_sq)
-
-    @property
-    def n_samples(self):
-        """Number of rows (training samples) n."""
-        return self._dual.n
 
     def basis(self, i):
         """Problem ``i``'s ``B = [n A, 1]``, (n, k + 1), in the caller's order."""
         dual = self._dual
         if dual.order is None:
             return dual.Bt[i].T.copy()
-        B = np.empty((self.n_samples, dual.k + 1))
+        B = np.empty((dual.n, dual.k + 1))
         B[dual.order[i]] = dual.Bt[i].T
         return B
 
@@ -178,7 +174,7 @@ class LowRankChange(NamedTuple):
     ----------
     x : ndarray of shape (p, a, k + 1)
         The dual multipliers.
-    clipped : scipy.sparse.csc_array of shape (n, a * p)
+    clipped : scipy.sparse.csr_array of shape (n, a * p)
         Every ``c``: column ``j * p + i`` is problem ``i`` at alpha ``j``
         (problems varying fastest), rows in the caller's order.
     mean_sq : ndarray of shape (p, a)
@@ -186,7 +182,7 @@ class LowRankChange(NamedTuple):
     """
 
     x: np.ndarray
-    clipped: sparse.csc_array
+    clipped: sparse.csr_array
     mean_sq: np.ndarray
 
 
