@@ -1,21 +1,24 @@
 """Does ``alpha="auto"`` choose well for a network?
 
 The command line's 64-32 ReLU MLP (skorch, Adam) on COMPAS and Adult, one-hot +
-scaled features. ``alpha="auto"`` cross-fits when the iHVPs are one exact solve:
-for a network that is ``influence_params="last_layer"`` (33 parameters here).
+scaled features. ``alpha="auto"`` cross-fits over the influence parameters:
+every parameter by default (thousands: the iHVPs by conjugate gradients, the
+selection's own to a looser tolerance), or ``influence_params="last_layer"``
+(33 parameters: one exact solve).
 Methods, on the same splits and the same initial weights (a module instance
-seeded per seed): ERM; FairIF at alpha=0.3 with every parameter (the networks'
-fallback), the same with its refit fine-tuned from stage 1
+seeded per seed): ERM; FairIF at alpha=0.3 with every parameter (the old
+default), the same with its refit fine-tuned from stage 1
 (``refit_start="stage1"``, as many epochs), and with the last layer; FairIF
-``alpha="auto"`` with the last layer;
-and the test oracle, a reference no method may use: the alpha of an 8-value
-grid (every other value of auto's grid, 1e-4..10) with the least mean test AOD
-among those within the accuracy budget of ERM (2 points on COMPAS, 1 on Adult,
-as the linear benchmark ``select_alpha.py``; auto's ``tol`` is that budget).
+``alpha="auto"`` (the default) with every parameter and with the last layer;
+and for each influence set the test oracle, a reference no method may use:
+the alpha of an 8-value grid (every other value of auto's grid, 1e-4..10) with
+the least mean test AOD among those within the accuracy budget of ERM (2
+points on COMPAS, 1 on Adult, as the linear benchmark ``select_alpha.py``;
+auto's ``tol`` is that budget).
 
 Test accuracy and AOD: mean ± standard error over seeds. Time: each FairIF fit
-as a ratio to ERM's (one fit each, in the same run, after a warm-up fit), and its
-influence + selection stages in epochs (ERM's time / ``epochs``).
+as a ratio to ERM's (one fit each, in the same run, after a warm-up fit), and
+auto's influence + selection stages in epochs (ERM's time / ``epochs``).
 
 Writes ``select_alpha_nets.md``.
 
@@ -54,8 +57,10 @@ PRESETS = {
 
 METHODS = ("ERM", "FairIF alpha=0.3 (all parameters)",
            "FairIF alpha=0.3 (all parameters, fine-tuned)",
-           "FairIF alpha=0.3 (last layer)", 'FairIF alpha="auto" (last layer)')
-AUTO = METHODS[-1]
+           "FairIF alpha=0.3 (last layer)", 'FairIF alpha="auto" (all parameters)',
+           'FairIF alpha="auto" (last layer)')
+AUTOS = {METHODS[-2]: "all", METHODS[-1]: "last_layer"}
+PARAMS = {"all": "all parameters", "last_layer": "last layer"}
 
 
 def _features(X_tr, *others):
@@ -86,40 +91,42 @@ def run_seed(config, name, seed):
                                              refit_start="stage1"),
         METHODS[3]: lambda: FairIFClassifier(net(), alpha=0.3, random_state=seed,
                                              influence_params="last_layer"),
-        AUTO: lambda: FairIFClassifier(net(), tol=tol, random_state=seed,
-                                       influence_params="last_layer"),
+        **{method: (lambda p=params: FairIFClassifier(
+            net(), tol=tol, random_state=seed, influence_params=p))
+           for method, params in AUTOS.items()},
     }
     # Warm torch up (first-call overheads) so that all are timed alike.
     net().fit(X_tr[:512], y_tr[:512])
-    out = {"time": {}, "test": {}}
+    out = {"time": {}, "test": {}, "alpha": {}, "influence_s": {}}
     for method, make in build.items():
         model = make()
         kwargs = {} if method == "ERM" else val
         out["time"][method] = wall_time(
             lambda m=model, k=kwargs: m.fit(X_tr, y_tr, **k))
         out["test"][method] = scores(y_te, model.predict(X_te), s_te, ("aod",))
-        if method == AUTO:
-            out["alpha"] = model.alpha_
+        if method in AUTOS:
+            out["alpha"][method] = model.alpha_
             stages = model.stage_times_
-            out["influence_s"] = stages.get("influence", 0.0) + stages.get(
+            out["influence_s"][method] = stages.get("influence", 0.0) + stages.get(
                 "alpha selection", 0.0)
     out["epoch_s"] = out["time"]["ERM"] / epochs
-    out["path"] = {}
-    for alpha in config.grid:
-        model = FairIFClassifier(net(), alpha=alpha, random_state=seed,
-                                 influence_params="last_layer")
-        model.fit(X_tr, y_tr, **val)
-        out["path"][alpha] = scores(y_te, model.predict(X_te), s_te, ("aod",))
+    out["path"] = {params: {} for params in PARAMS}
+    for params, path in out["path"].items():
+        for alpha in config.grid:
+            model = FairIFClassifier(net(), alpha=alpha, random_state=seed,
+                                     influence_params=params)
+            model.fit(X_tr, y_tr, **val)
+            path[alpha] = scores(y_te, model.predict(X_te), s_te, ("aod",))
     return out
 
 
-def _oracle(runs, budget):
+def _oracle(runs, budget, params):
     """The grid alpha of least mean test AOD within ``budget`` of ERM's accuracy."""
     erm_acc = np.mean([r["test"]["ERM"]["acc"] for r in runs])
     best = None
-    for alpha in runs[0]["path"]:
-        acc = np.mean([r["path"][alpha]["acc"] for r in runs])
-        aod = np.mean([r["path"][alpha]["aod"] for r in runs])
+    for alpha in runs[0]["path"][params]:
+        acc = np.mean([r["path"][params][alpha]["acc"] for r in runs])
+        aod = np.mean([r["path"][params][alpha]["aod"] for r in runs])
         if acc >= erm_acc - budget and (best is None or aod < best[1]):
             best = (alpha, aod)
     return None if best is None else best[0]
@@ -136,24 +143,28 @@ def summarise(name, runs):
             "fit time / ERM": f"{ratio:.2f}",
             "alpha": "",
         })
-    alphas = [r["alpha"] for r in runs]
-    rows[-1]["alpha"] = (f"median {np.median(alphas):.2g} "
-                         f"[{min(alphas):.2g}, {max(alphas):.2g}]")
-    oracle = _oracle(runs, BUDGET[name])
-    if oracle is not None:
-        rows.append({
-            "method": f"test oracle (fixed alpha, <= {BUDGET[name] * 100:.0f} pt)",
-            "test acc (%)": mean_se([r["path"][oracle]["acc"] for r in runs], 2, 100),
-            "test AOD (%)": mean_se([r["path"][oracle]["aod"] for r in runs], 2, 100),
-            "fit time / ERM": "", "alpha": f"{oracle:.2g}",
-        })
-    epochs = np.median([r["influence_s"] / r["epoch_s"] for r in runs])
-    auto_vs_fallback = np.median([r["time"][AUTO] / r["time"][METHODS[1]]
-                                  for r in runs])
-    notes = (f"- auto's influence + selection stages: {epochs:.2f} epochs "
-             "(median over seeds)\n"
-             f"- auto fit time / alpha=0.3 (all parameters) fit time: "
-             f"{auto_vs_fallback:.2f} (median over seeds)\n")
+    for row in rows:
+        if row["method"] in AUTOS:
+            alphas = [r["alpha"][row["method"]] for r in runs]
+            row["alpha"] = (f"median {np.median(alphas):.2g} "
+                            f"[{min(alphas):.2g}, {max(alphas):.2g}]")
+    notes = ""
+    for method, params in AUTOS.items():
+        oracle = _oracle(runs, BUDGET[name], params)
+        if oracle is not None:
+            path = [r["path"][params][oracle] for r in runs]
+            rows.append({
+                "method": f"test oracle, {PARAMS[params]} (fixed alpha, "
+                          f"<= {BUDGET[name] * 100:.0f} pt)",
+                "test acc (%)": mean_se([p["acc"] for p in path], 2, 100),
+                "test AOD (%)": mean_se([p["aod"] for p in path], 2, 100),
+                "fit time / ERM": "", "alpha": f"{oracle:.2g}",
+            })
+        epochs = np.median([r["influence_s"][method] / r["epoch_s"] for r in runs])
+        ratio = np.median([r["time"][method] / r["time"][METHODS[1]] for r in runs])
+        notes += (f"- auto ({PARAMS[params]}): influence + selection stages "
+                  f"{epochs:.2f} epochs; fit time / alpha=0.3 (all parameters) "
+                  f"fit time {ratio:.2f} (medians over seeds)\n")
     return table(rows) + "\n" + notes
 
 

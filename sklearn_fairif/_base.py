@@ -306,19 +306,22 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         return {"influence_params": self.influence_params, "verbose": self.verbose}
 
     def _compute_influence(self, model, fitted, constraints, weights=None, *,
-                           adapter=None):
+                           adapter=None, solver=None, damping=None):
         """One influence pass at ``fitted`` (trained with ``weights``).
 
-        The pass over the training rows after the solves runs in ``n_jobs``
-        joblib blocks for an estimator with that parameter (FairIF's); the
-        others run it here.
+        ``solver`` and ``damping`` replace the estimator's own (a pass that
+        reuses another's resolved damping). The pass over the training rows
+        after the solves runs in ``n_jobs`` joblib blocks for an estimator
+        with that parameter (FairIF's); the others run it here.
         """
         if adapter is None:
             adapter = model.adapter(fitted, weights, **self._adapter_options())
         with progress_bar("influence (iHVP)", self.verbose) as bar:
             return compute_influence(
-                adapter, constraints, model.Xt_val, self.solver,
-                damping=self.damping, base_weight=model.sample_weight,
+                adapter, constraints, model.Xt_val,
+                self.solver if solver is None else solver,
+                damping=self.damping if damping is None else damping,
+                base_weight=model.sample_weight,
                 random_state=self.random_state,
                 progress=None if bar is None else bar.update,
                 n_jobs=getattr(self, "n_jobs", None),

@@ -74,7 +74,7 @@ class AlphaPathDisplay:
     and accuracy (in-sample: the weights were fitted to those rows), and the
     unweighted model's gap is a dotted line. ``kind="fallback"`` is the
     refit of ``alpha="auto"``'s fallback value, on a validation set too small
-    to cross-fit (or with an iterative solver).
+    to cross-fit.
 
     Use :meth:`from_estimator` to create one from a fitted estimator; the
     constructor only stores the numbers. See :ref:`choosing_alpha`.

@@ -7,14 +7,14 @@ from numbers import Integral, Real
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
-from sklearn.base import _fit_context
+from sklearn.base import _fit_context, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._alpha import MarginShift, make_crossfit_plan
 from ._base import BaseInfluenceReweighting
 from ._objectives import FairnessConstraints
 from ._weights import solve_weights
-from .influence import parameter_shift
+from .influence import CGSolver, parameter_shift
 from .utils._arrays import check_positive_values
 from .utils._logging import (
     STAGE_INFLUENCE,
@@ -31,6 +31,10 @@ from .utils._logging import (
 # the smallest value whose validation accuracy stayed within one point of the
 # unweighted model's on Adult, COMPAS and German (benchmarks/results).
 DEFAULT_ALPHA = 0.3
+
+# Relative residual at which the selection's conjugate-gradients solves stop
+# (the fit's own stay at the solver's tol): see _selection_solver.
+SELECTION_CG_TOL = 1e-3
 
 
 class FairIFClassifier(BaseInfluenceReweighting):
@@ -72,18 +76,13 @@ class FairIFClassifier(BaseInfluenceReweighting):
         fold by first-order predictions of its gaps and of its accuracy (the
         held-out rows' predicted margins). ``alpha_`` is the value with the
         smallest mean held-out gap among those whose predicted held-out
-        accuracy falls by at most ``tol``. Everything comes from the one
-        influence pass: the folds' cells are extra right-hand sides of its one
-        exact solve, and the held-out margins move by the first-order
-        parameter shift of each candidate's weights (its factorised Hessian
-        reused).
+        accuracy falls by at most ``tol``. Everything comes from the
+        influence stage: the folds' cells are extra right-hand sides of its
+        exact solve (or, with an iterative solver, of a second solve to a
+        looser tolerance), and the held-out margins move by the first-order
+        parameter shift of each candidate's weights.
         When the validation set is too small to give every fold each group x
-        label cell, a warning is issued and 0.3 is used; 0.3 is also used when
-        the iHVPs are solved iteratively (linear models with more than 2000
-        parameters, networks with more than 1024 influence parameters: pass
-        ``influence_params="last_layer"`` to cross-fit a network), where the
-        extra right-hand sides would multiply the cost of every
-        conjugate-gradient iteration.
+        label cell, a warning is issued and 0.3 is used.
 
         With a list, every value is refitted and ``alpha_`` is the value with
         the smallest (in-sample) validation gap among those whose validation
@@ -393,35 +392,50 @@ class FairIFClassifier(BaseInfluenceReweighting):
                               times):
         """Compute the stage-1 influence and decide which alphas to refit.
 
-        With ``alpha="auto"`` the cross-fitting columns ride along in the same
-        influence pass, and the selection leaves one alpha. Returns
-        ``(result, alphas, selection or None, shift or None)``: ``shift(D)``
-        predicts the parameters' change for weight changes ``D`` (the refits'
-        warm starts), where the solve is exact and the family can move its
-        parameters.
+        With ``alpha="auto"`` the cross-fitting columns are solved in the
+        same influence stage: in the same solve when it is one factorisation,
+        else in a second, looser one (:func:`_selection_solver`); the
+        selection leaves one alpha. Returns ``(result, alphas, selection or
+        None, shift or None)``: ``shift(D)`` predicts the parameters' change
+        for weight changes ``D`` (the refits' warm starts), where the solve
+        is exact and the family can move its parameters.
         """
+        k = constraints.n_constraints
         with timed_stage(times, STAGE_INFLUENCE, self._log_name):
             adapter = model.adapter(fitted, **self._adapter_options())
-            # With an exact solve and the two transposed hooks, one parameter
-            # shift predicts the refits' starts and every held-out margin.
-            shifts = self._solves_directly(adapter) and all(
-                hasattr(adapter, hook) for hook in ("influence_dot_t", "logit_jvp"))
+            direct = self._solves_directly(adapter)
+            # With the two transposed hooks, one parameter shift predicts the
+            # refits' starts and every held-out margin.
+            hooks = all(hasattr(adapter, hook)
+                        for hook in ("influence_dot_t", "logit_jvp"))
             plan = self._crossfit_plan(alphas, validation, len(model.sample_weight),
-                                       adapter, margin_columns=not shifts)
-            result, extra = _split_columns(
-                self._compute_influence(
-                    model, fitted,
-                    constraints if plan is None else plan.stack(constraints),
-                    adapter=adapter),
-                constraints.n_constraints)
+                                       adapter, margin_columns=not hooks,
+                                       direct=direct)
+            if plan is None or direct:
+                result, extra = _split_columns(
+                    self._compute_influence(
+                        model, fitted,
+                        constraints if plan is None else plan.stack(constraints),
+                        adapter=adapter),
+                    k)
+            else:
+                result = self._compute_influence(model, fitted, constraints,
+                                                 adapter=adapter)
+                helper = _selection_solver(result.solver)
+                extra = self._compute_influence(
+                    model, fitted, plan.constraints, adapter=adapter,
+                    solver=helper, damping=result.damping)
         shift = None
-        if shifts:
+        if hooks and (direct or plan is not None):
             # Unit weights scale nothing: base_weight=None skips that pass.
             weight = model.sample_weight
-            shift = partial(parameter_shift, adapter, result.solver,
+            shift = partial(parameter_shift, adapter,
+                            result.solver if direct else extra.solver,
                             damping=result.damping,
                             base_weight=None if np.all(weight == 1.0) else weight)
-        warm_shift = shift if model.convex and model.displaceable else None
+        # An iterative solve would cost a refit's start one more solve.
+        warm_shift = (shift if direct and model.convex and model.displaceable
+                      else None)
         if plan is not None:
             margins = None
             if not plan.margin_columns:
@@ -435,26 +449,25 @@ class FairIFClassifier(BaseInfluenceReweighting):
         return result, alphas, None, warm_shift
 
     def _crossfit_plan(self, alphas, validation, n_samples, adapter, *,
-                       margin_columns=True):
+                       margin_columns=True, direct=True):
         """Return the cross-fitting plan of ``alpha="auto"`` (None otherwise).
 
         Also None, with a warning, when the validation set is too small to
         give every fold each group x label cell the objective needs, and None
-        when the iHVPs are iterative (the adapter's ``default_solver`` is not
-        ``"exact"``: large networks, linear models with more than 2000
-        parameters): there the folds' cells would multiply the cost of every
-        CG iteration, and each batch of candidates' parameter shifts would be
-        one more CG solve. fit then uses ``DEFAULT_ALPHA``.
+        when the iHVPs are iterative (not ``direct``) for an adapter without
+        the transposed hooks (``margin_columns``): there every tracked
+        validation row's margin would be one more right-hand side of every
+        iteration. fit then uses ``DEFAULT_ALPHA``.
         """
         if alphas != "auto":
             return None
-        if not self._solves_directly(adapter):
+        if margin_columns and not direct:
             logger.info(
-                "alpha='auto' cross-fits only with a direct (exact) iHVP solve; "
-                "with %s and %d influence parameters it uses alpha=%g. Pass a "
-                "list of alphas to choose among them by refits (or, for a "
-                "network, influence_params='last_layer').",
-                type(adapter).__name__, adapter.n_params, DEFAULT_ALPHA)
+                "alpha='auto' with an iterative iHVP solver needs an adapter "
+                "with influence_dot_t and logit_jvp; %s has not both, so "
+                "alpha=%g is used. Pass a list of alphas to choose among them "
+                "by refits, or solver='exact'.",
+                type(adapter).__name__, DEFAULT_ALPHA)
             return None
         return make_crossfit_plan(
             self.objective, validation.y, validation.s,
@@ -582,6 +595,18 @@ class FairIFClassifier(BaseInfluenceReweighting):
                              alpha=best["alpha"]):
                 fitted = influence_model.fit(best["weights"])
         return constraints.values(influence_model.validation_margins(fitted))
+
+
+def _selection_solver(solver):
+    """Return the solver of the selection's own iHVPs, given the fit's iterative one.
+
+    The cells' influence and the candidates' parameter shifts only rank
+    alphas: a conjugate-gradients solve stops at :data:`SELECTION_CG_TOL`
+    (a clone; other solvers are kept as they are).
+    """
+    if isinstance(solver, CGSolver) and solver.tol < SELECTION_CG_TOL:
+        return clone(solver).set_params(tol=SELECTION_CG_TOL)
+    return solver
 
 
 def _split_columns(result, k):

@@ -314,8 +314,49 @@ def test_auto_alpha_with_three_groups(objective):
     assert np.all(np.isnan(clf.cv_results_["heldout_utility_change"])) == no_labels
 
 
-def test_auto_with_an_iterative_solver_uses_the_fallback():
-    # A few hundred extra right-hand sides would multiply every CG iteration.
+@pytest.mark.parametrize("objective", ["equalized_odds", "demographic_parity"])
+def test_auto_with_cg_chooses_as_the_exact_solve(objective):
+    # The CG route solves the folds' cells in a second, looser solve and the
+    # candidates' parameter shifts by CG: the same choice and path as one
+    # factorisation, and the fit's own influence at the solver's tolerance.
+    from sklearn_fairif.influence import CGSolver
+
+    X, y, X_val, y_val, s_val = _problem(seed=2)
+    y_fit = None if objective == "demographic_parity" else y_val
+    fits = {}
+    for name, solver in (("exact", "exact"), ("cg", CGSolver(tol=1e-8))):
+        fits[name] = FairIFClassifier(solver=solver, objective=objective,
+                                      random_state=0).fit(
+            X, y, X_val=X_val, y_val=y_fit, s_val=s_val)
+    exact, cg = fits["exact"], fits["cg"]
+    assert isinstance(cg.solver_, CGSolver) and cg.solver_.tol == 1e-8
+    assert cg.alpha_ == exact.alpha_
+    np.testing.assert_allclose(cg.influence_, exact.influence_, rtol=1e-5,
+                               atol=1e-9 * np.abs(exact.influence_).max())
+    np.testing.assert_allclose(cg.cv_results_["heldout_gap"],
+                               exact.cv_results_["heldout_gap"], rtol=2e-2)
+    np.testing.assert_array_equal(cg.cv_results_["admissible"],
+                                  exact.cv_results_["admissible"])
+
+
+def test_auto_with_cg_leaves_the_users_solver_alone():
+    from sklearn_fairif.influence import CGSolver
+
+    X, y, X_val, y_val, s_val = _problem(seed=2)
+    solver = CGSolver(tol=1e-7)
+    clf = FairIFClassifier(solver=solver).fit(X, y, X_val=X_val, y_val=y_val,
+                                              s_val=s_val)
+    assert "heldout_gap" in clf.cv_results_
+    assert solver.tol == 1e-7 and not hasattr(solver, "n_iter_")
+    assert clf.solver_ is not solver and clf.solver_.tol == 1e-7
+
+
+def test_auto_with_cg_and_no_transposed_hooks_uses_the_fallback(monkeypatch):
+    # Without a parameter shift, each tracked row's margin would be one more
+    # right-hand side of every CG iteration.
+    from sklearn_fairif.adapters import LinearAdapter
+
+    monkeypatch.delattr(LinearAdapter, "logit_jvp")
     X, y, X_val, y_val, s_val = _problem(seed=2)
     clf = FairIFClassifier(solver="cg").fit(X, y, X_val=X_val, y_val=y_val,
                                             s_val=s_val)
@@ -340,6 +381,30 @@ def test_auto_cross_fits_a_network_on_its_last_layer():
     clf.fit(X, y.astype(np.float32), X_val=X_val, y_val=y_val, s_val=s_val)
     # 17 head parameters: an exact solve, so the selection is cross-fitted.
     assert clf.solver_.__class__.__name__ == "ExactSolver"
+    res = clf.cv_results_
+    assert "heldout_gap" in res and clf.alpha_ in res["alpha"]
+    assert res["admissible"][list(res["alpha"]).index(clf.alpha_)]
+    assert (np.abs(clf.validation_gaps_["after"]).mean()
+            < np.abs(clf.validation_gaps_["before"]).mean())
+
+
+def test_auto_cross_fits_a_network_over_every_parameter_by_cg():
+    torch = pytest.importorskip("torch")
+    skorch = pytest.importorskip("skorch")
+    X, y, X_val, y_val, s_val = _problem(seed=4, n=2000)
+    X, X_val = X.astype(np.float32), X_val.astype(np.float32)
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(X.shape[1], 96), torch.nn.ReLU(),
+                                 torch.nn.Linear(96, 1))
+    net = skorch.NeuralNetBinaryClassifier(
+        module, max_epochs=20, batch_size=128, train_split=None, verbose=0,
+        optimizer=torch.optim.Adam, optimizer__lr=0.01,
+        optimizer__weight_decay=1e-3)
+    clf = FairIFClassifier(net, random_state=0)
+    clf.fit(X, y.astype(np.float32), X_val=X_val, y_val=y_val, s_val=s_val)
+    # More than 1024 influence parameters: CG, and still cross-fitted.
+    assert sum(p.numel() for p in module.parameters()) > 1024
+    assert clf.solver_.__class__.__name__ == "CGSolver"
     res = clf.cv_results_
     assert "heldout_gap" in res and clf.alpha_ in res["alpha"]
     assert res["admissible"][list(res["alpha"]).index(clf.alpha_)]

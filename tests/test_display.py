@@ -143,8 +143,16 @@ def test_refit_path_without_the_validation_set_has_no_budget(list_fit):
 
 
 def test_fallback_of_auto(biased_split):
-    # With an iterative solver "auto" does not cross-fit: it refits 0.3.
-    clf = _fit(FairIFClassifier(solver="cg", random_state=0), biased_split)
+    # A validation set with one positive in group 1 cannot be cross-fitted:
+    # "auto" refits 0.3.
+    X, y, X_val, y_val, s_val = biased_split[:5]
+    positives = np.flatnonzero((s_val == 1) & (y_val == 1))
+    keep = np.setdiff1d(np.arange(len(y_val)), positives[1:])
+    clf = FairIFClassifier(random_state=0)
+    with pytest.warns(UserWarning) as record:
+        clf.fit(X, y, X_val=X_val[keep], y_val=y_val[keep], s_val=s_val[keep])
+    messages = " ".join(str(w.message) for w in record)
+    assert "has 1 positive" in messages and "falling back" in messages
     assert "heldout_gap" not in clf.cv_results_  # the refit kind
     display = AlphaPathDisplay.from_estimator(clf)
     assert display.kind == "fallback"

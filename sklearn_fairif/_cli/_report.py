@@ -9,6 +9,12 @@ import pandas as pd
 from ._common import _GAP_NAMES, _METRIC_COLUMNS
 from ._run import _logger
 
+# Why --alpha auto used its fixed fallback: the command line's models all have
+# the adapter hooks cross-fitting needs (exact or iterative solve), so the one
+# reason left is the validation set.
+_FALLBACK_REASON = ("a group x label cell of the validation set has too few "
+                    "rows to appear in two folds")
+
 
 def _format_table(table):
     shown = table.rename(columns=_METRIC_COLUMNS)
@@ -38,7 +44,7 @@ def _choice_lines(result, args, gap_name):
     """Say how alpha was chosen (nothing for one alpha given)."""
     path, alpha = result.path, result.clf.alpha_
     if result.path_kind == "fallback":
-        return [f"--alpha auto could not cross-fit: {_fallback_reason(result)}; "
+        return [f"--alpha auto could not cross-fit: {_FALLBACK_REASON}; "
                 f"FairIF used alpha={alpha:g} (one refit); pass a list (--alpha "
                 "0.01,0.1,1) to choose among refits."]
     if result.path_kind == "crossfit":
@@ -58,17 +64,6 @@ def _choice_lines(result, args, gap_name):
         rule += ("; it is the largest value tried (the mildest reweighting): "
                  "a larger --tol allows fairer, less accurate models")
     return [rule + "."]
-
-
-def _fallback_reason(result):
-    """Why ``--alpha auto`` used its fixed fallback, from the fitted solver."""
-    from ..influence import ExactSolver
-
-    if not isinstance(result.clf.solver_, ExactSolver):
-        return ("the model's influence is solved iteratively (too many "
-                "parameters), where cross-fitting would multiply its cost")
-    return ("a group x label cell of the validation set has too few rows to "
-            "appear in two folds")
 
 
 def _crossfit_lines(result, args, gap_name):
@@ -481,7 +476,7 @@ def _choosing_alpha_markdown(result, args, plots):
         return lines + _crossfit_markdown(result, args, plots, gap_name)
     if result.path_kind == "fallback":
         intro = ("With `--alpha auto` FairIF chooses alpha by cross-fitting on the "
-                 f"validation set, but it could not here ({_fallback_reason(result)})"
+                 f"validation set, but it could not here ({_FALLBACK_REASON})"
                  f": it refitted once with alpha={result.clf.alpha_:g}. Pass a "
                  "list of values (`--alpha 0.01,0.1,1`) to choose among refits.")
     else:

@@ -75,7 +75,7 @@ def _path_kind(clf, args):
     """Which path ``cv_results_`` holds: "crossfit", "fallback" or "refit".
 
     "fallback": ``--alpha auto`` could not cross-fit (a validation set too
-    small, or an iterative influence solve) and refitted one fixed alpha.
+    small) and refitted one fixed alpha.
     """
     if "heldout_gap" in clf.cv_results_:
         return "crossfit"

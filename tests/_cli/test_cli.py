@@ -273,20 +273,20 @@ def test_mlp_without_torch_is_a_clear_error(tmp_path, capsys, monkeypatch):
     assert err.startswith("fairif: error: --model mlp needs torch and skorch")
 
 
-def test_mlp_demo_alpha_auto_falls_back(tmp_path, capsys):
+def test_mlp_demo_alpha_auto_cross_fits(tmp_path, capsys):
     # The MLP has more than 1024 influence parameters: its influence is
-    # solved iteratively, where auto does not cross-fit but uses alpha=0.3.
+    # solved by CG, and auto still cross-fits over every parameter.
     pytest.importorskip("skorch")
     out = tmp_path / "report"
     status, stdout, err = run(["demo", "--dataset", "german", "--model", "mlp",
                                "--epochs", "3", "--alpha", "auto", "--out", out],
                               capsys)
     assert status == 0, err
-    assert "FairIF (alpha=0.3)" in stdout
-    text = " ".join(stdout.split())
-    assert "--alpha auto could not cross-fit: the model's influence is solved " \
-           "iteratively" in text
-    report = (out / "report.md").read_text()
-    assert "MLP" in report and "alpha: auto (could not cross-fit: alpha=0.3)" in report
     path = pd.read_csv(out / "alpha_path.csv")
-    assert list(path.columns) == REFIT_COLUMNS and path["alpha"].tolist() == [0.3]
+    assert list(path.columns) == CROSSFIT_COLUMNS and len(path) == 16
+    chosen = path.loc[path["chosen"], "alpha"].iloc[0]
+    assert f"FairIF (alpha={chosen:.3g})" in stdout
+    assert "by cross-fitting on the validation set" in stdout
+    assert "could not cross-fit" not in stdout
+    report = (out / "report.md").read_text()
+    assert "MLP" in report and "alpha: auto (cross-fitted over 16 candidates" in report
