@@ -13,7 +13,10 @@ One script per question, each writing its own file(s) in the results folder:
 - ``weight_solver``: the weight solver's time against n.
 - ``rounds``: ``n_rounds`` > 1 against the residual gap.
 - ``iffair``: IFFair against FairIF, one objective at a time.
-- ``select_alpha_nets``: ``alpha="auto"`` for a network (last-layer influence).
+- ``select_alpha_nets``: ``alpha="auto"`` for a network (every parameter, or
+  the last layer).
+- ``select_alpha_cg``: ``alpha="auto"`` with conjugate gradients (same choice
+  as the exact solve? at what cost?).
 - ``influence_jobs``: ``n_jobs`` and the influence pass (threads, processes).
 
 Usage::
@@ -36,7 +39,7 @@ from _common import add_mode_arguments, output_dir, quiet_warnings
 
 SCRIPTS = ("compare_tabular", "fairif_linear", "frontier", "fidelity", "scale",
            "valsize", "synthetic", "cnn", "weight_solver", "rounds", "iffair",
-           "select_alpha_nets", "influence_jobs")
+           "select_alpha_nets", "select_alpha_cg", "influence_jobs")
 
 
 def main(argv=None):
