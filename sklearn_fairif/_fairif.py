@@ -400,7 +400,6 @@ class FairIFClassifier(BaseInfluenceReweighting):
         for weight changes ``D`` (the refits' warm starts), where the solve
         is exact and the family can move its parameters.
         """
-        k = constraints.n_constraints
         with timed_stage(times, STAGE_INFLUENCE, self._log_name):
             adapter = model.adapter(fitted, **self._adapter_options())
             direct = self._solves_directly(adapter)
@@ -411,20 +410,8 @@ class FairIFClassifier(BaseInfluenceReweighting):
             plan = self._crossfit_plan(alphas, validation, len(model.sample_weight),
                                        adapter, margin_columns=not hooks,
                                        direct=direct)
-            if plan is None or direct:
-                result, extra = _split_columns(
-                    self._compute_influence(
-                        model, fitted,
-                        constraints if plan is None else plan.stack(constraints),
-                        adapter=adapter),
-                    k)
-            else:
-                result = self._compute_influence(model, fitted, constraints,
-                                                 adapter=adapter)
-                helper = _selection_solver(result.solver)
-                extra = self._compute_influence(
-                    model, fitted, plan.constraints, adapter=adapter,
-                    solver=helper, damping=result.damping)
+            result, extra = self._influence_columns(model, fitted, constraints,
+                                                    plan, adapter, direct)
         shift = None
         if hooks and (direct or plan is not None):
             # Unit weights scale nothing: base_weight=None skips that pass.
@@ -447,6 +434,26 @@ class FairIFClassifier(BaseInfluenceReweighting):
         if alphas == "auto":  # a validation set too small to cross-fit
             return result, [DEFAULT_ALPHA], None, warm_shift
         return result, alphas, None, warm_shift
+
+    def _influence_columns(self, model, fitted, constraints, plan, adapter,
+                           direct):
+        """Return the influence results on ``constraints`` and on the plan's columns.
+
+        One solve for both when it is one factorisation; else the plan's
+        columns are a second solve, by :func:`_selection_solver`, at the
+        first one's damping.
+        """
+        if plan is None or direct:
+            stacked = constraints if plan is None else plan.stack(constraints)
+            return _split_columns(
+                self._compute_influence(model, fitted, stacked, adapter=adapter),
+                constraints.n_constraints)
+        result = self._compute_influence(model, fitted, constraints,
+                                         adapter=adapter)
+        extra = self._compute_influence(
+            model, fitted, plan.constraints, adapter=adapter,
+            solver=_selection_solver(result.solver), damping=result.damping)
+        return result, extra
 
     def _crossfit_plan(self, alphas, validation, n_samples, adapter, *,
                        margin_columns=True, direct=True):

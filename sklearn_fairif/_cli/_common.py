@@ -1,15 +1,9 @@
 """Constants and the error type shared by the command line's modules."""
 
-# --alpha when it is not given. Logistic regression: "auto", the library's
-# default: alpha chosen by cross-fitting the influence's predictions on the
-# validation set, then one refit. The MLP has more than 1024 influence
-# parameters, where "auto" cannot cross-fit and falls back to one fixed alpha;
-# three refits (each a network's training) choose among values instead.
+# --alpha when it is not given, for both models: the library's default, alpha
+# chosen by cross-fitting the influence's predictions on the validation set,
+# then one refit (the MLP's influence over every parameter is solved by CG).
 AUTO = "auto"
-DEFAULT_ALPHAS = {
-    "logreg": AUTO,
-    "mlp": (0.01, 0.1, 1.0),
-}
 # Smallest validation set FairIF is allowed to measure a group's rates on.
 MIN_VAL_ROWS_PER_GROUP = 10
 

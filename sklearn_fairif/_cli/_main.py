@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import _DATASETS, AUTO, DEFAULT_ALPHAS, OBJECTIVES, CLIError
+from ._common import _DATASETS, AUTO, OBJECTIVES, CLIError
 from ._data import _csv_problem, _demo_problem
 from ._outputs import check_outputs
 from ._report import _print_result, _write_report
@@ -33,8 +33,6 @@ def fit(args):
 
 
 def _finish(problem, args, save_model=False):
-    if args.alpha is None:
-        args.alpha = DEFAULT_ALPHAS[args.model]
     result = _run(problem, args)
     _print_result(result, args)
     out = Path(args.out)
@@ -122,14 +120,12 @@ def _add_common(p):
                        help="which group rates to equalise on the validation set: "
                             + ", ".join(OBJECTIVES)
                             + " (default: equalized_odds, i.e. TPR and TNR)")
-    model.add_argument("--alpha", type=_alpha, default=None,
+    model.add_argument("--alpha", type=_alpha, default=AUTO,
                        metavar="auto|A|A,B,...",
                        help="auto: chosen by cross-fitting on the validation set, "
                             "then one refit; one number: that alpha; "
                             "comma-separated numbers: one refit each, the fairest "
-                            "within --tol kept (default: auto for logreg; "
-                            "0.01,0.1,1 for mlp, whose network is too large for "
-                            "auto to cross-fit: auto would use 0.3)")
+                            "within --tol kept (default: auto)")
     model.add_argument("--tol", type=_non_negative, default=0.01,
                        help="validation-accuracy loss allowed when choosing alpha "
                             "(auto: predicted on held-out folds; default: 0.01)")

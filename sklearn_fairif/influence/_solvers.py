@@ -194,20 +194,20 @@ class CGSolver(BaseEstimator):
         rr = _col_dot(r, r)
         stop = (self.tol**2) * rr
         self.n_iter_ = 0
-        # One host read per iteration (the convergence check), which also
-        # carries the previous step's curvature test: on a GPU every other
-        # read would be a device synchronisation.
+        # One host read per iteration (which columns are still active),
+        # which also carries the previous step's curvature test: on a GPU
+        # every other read would be a device synchronisation.
         bad = (rr * 0.0).sum() > 0  # no non-positive curvature seen yet
         active = rr > stop
         converged = False
         for _ in range(self.max_iter):
-            state = int(active.any() * 1 + bad * 2)
+            state, columns = _cg_state(adapter, active, bad)
             if state >= 2:
                 break
             if state == 0:
                 converged = True
                 break
-            Ap = adapter.hvp(p, batch=batch) + damping * p
+            Ap = _damped_hvp(adapter, p, damping, batch, columns)
             pAp = _col_dot(p, Ap)
             bad = ((pAp <= 0) & active).any()
             # Converged columns take a zero step; the guard avoids 0 / 0 there.
@@ -222,7 +222,7 @@ class CGSolver(BaseEstimator):
             if progress is not None:
                 progress()
         else:
-            state = int(active.any() * 1 + bad * 2)
+            state, _ = _cg_state(adapter, active, bad)
         if state >= 2:
             raise NotPositiveDefiniteError(
                 "Conjugate gradients met a direction of non-positive curvature:"
@@ -237,6 +237,34 @@ class CGSolver(BaseEstimator):
                 stacklevel=2,
             )
         return x
+
+
+def _cg_state(adapter, active, bad):
+    """``(state, columns)`` from one host read of CG's flags.
+
+    ``state``: 2 after a non-positive curvature, else 1 while a column is
+    active, 0 when all have converged; ``columns``: the active columns, or
+    None when all are.
+    """
+    flags = np.asarray(adapter.to_numpy(active * 1 + bad * 2)).reshape(-1)
+    on = (flags % 2).astype(bool)
+    state = 2 if flags.size and flags[0] >= 2 else int(on.any())
+    return state, None if on.all() else np.flatnonzero(on).tolist()
+
+
+def _damped_hvp(adapter, p, damping, batch, columns):
+    """``(H + damping I) p``, computed on ``columns`` only (zero elsewhere).
+
+    A converged column (or an all-zero right-hand side) takes no further
+    step, so its HVP would be wasted: the selection of ``alpha="auto"``
+    solves many columns that converge at different iterations.
+    """
+    if columns is None:
+        return adapter.hvp(p, batch=batch) + damping * p
+    Ap = p * 0.0
+    part = p[:, columns]
+    Ap[:, columns] = adapter.hvp(part, batch=batch) + damping * part
+    return Ap
 
 
 class LissaSolver(BaseEstimator):

@@ -96,6 +96,35 @@ def test_cg_columns_are_independent(problem):
         np.testing.assert_allclose(together[:, [c]], alone, rtol=1e-9, atol=1e-12)
 
 
+def test_cg_stops_multiplying_converged_columns(problem):
+    # A zero right-hand side is converged from the start and an easy column
+    # (an eigenvector) after one step: the HVPs skip both from then on, and
+    # the hard column's answer is the one it gets alone.
+    adapter, H, b = problem
+    counted = []
+
+    class Counting:
+        n_samples, n_params = adapter.n_samples, adapter.n_params
+        to_numpy = staticmethod(np.asarray)
+        from_numpy = staticmethod(np.asarray)
+
+        def hvp(self, V, batch=None):
+            counted.append(V.shape[1])
+            return adapter.hvp(V, batch)
+
+    eigenvector = np.linalg.eigh(H)[1][:, [0]]
+    rhs = np.hstack([b[:, [0]], np.zeros((len(H), 1)), eigenvector])
+    solver = CGSolver(tol=1e-12, max_iter=500)
+    x = solver.solve(Counting(), rhs, 1e-3)
+    alone = CGSolver(tol=1e-12, max_iter=500).solve(adapter, b[:, [0]], 1e-3)
+    np.testing.assert_allclose(x[:, [0]], alone, rtol=1e-9, atol=1e-12)
+    assert np.all(x[:, 1] == 0)
+    np.testing.assert_allclose(H @ x[:, [2]] + 1e-3 * x[:, [2]], eigenvector,
+                               atol=1e-10)
+    assert counted[0] == 2 and set(counted[1:]) == {1}
+    assert len(counted) == solver.n_iter_ > 2
+
+
 def _lissa_depth(H, damping, scale, target=1e-12):
     # The error contracts by (1 - lambda_min / scale) per step.
     lam = np.linalg.eigvalsh(H + damping * np.eye(len(H)))
