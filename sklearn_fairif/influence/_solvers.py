@@ -201,7 +201,7 @@ class CGSolver(BaseEstimator):
         active = rr > stop
         converged = False
         for _ in range(self.max_iter):
-            state, columns = _cg_state(adapter, active, bad)
+            state, columns = _cg_state(active, bad)
             if state >= 2:
                 break
             if state == 0:
@@ -222,7 +222,7 @@ class CGSolver(BaseEstimator):
             if progress is not None:
                 progress()
         else:
-            state, _ = _cg_state(adapter, active, bad)
+            state, _ = _cg_state(active, bad)
         if state >= 2:
             raise NotPositiveDefiniteError(
                 "Conjugate gradients met a direction of non-positive curvature:"
@@ -239,14 +239,15 @@ class CGSolver(BaseEstimator):
         return x
 
 
-def _cg_state(adapter, active, bad):
+def _cg_state(active, bad):
     """``(state, columns)`` from one host read of CG's flags.
 
     ``state``: 2 after a non-positive curvature, else 1 while a column is
     active, 0 when all have converged; ``columns``: the active columns, or
     None when all are.
     """
-    flags = np.asarray(adapter.to_numpy(active * 1 + bad * 2)).reshape(-1)
+    # tolist: one read for a NumPy array or a tensor on any device.
+    flags = np.asarray((active * 1 + bad * 2).tolist(), dtype=int).reshape(-1)
     on = (flags % 2).astype(bool)
     state = 2 if flags.size and flags[0] >= 2 else int(on.any())
     return state, None if on.all() else np.flatnonzero(on).tolist()
