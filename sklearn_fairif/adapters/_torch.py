@@ -276,9 +276,9 @@ class SkorchAdapter:
         """``"exact"`` up to :data:`MAX_EXACT_PARAMS` parameters, else ``"cg"``.
 
         A small parameter set (``influence_params="last_layer"``) has a
-        Hessian of a few hundred HVPs, built once (128 columns per batched
-        pass); every right-hand side is then a triangular solve, which is
-        what ``alpha="auto"``'s cross-fitting needs.
+        Hessian of a few hundred HVPs, built once (128 columns per pass);
+        every right-hand side is then a triangular solve, where under CG
+        each of ``alpha="auto"``'s extra right-hand sides costs HVPs.
         """
         return "exact" if self.n_params <= MAX_EXACT_PARAMS else "cg"
 
