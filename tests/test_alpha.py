@@ -339,6 +339,25 @@ def test_auto_with_cg_chooses_as_the_exact_solve(objective):
                                   exact.cv_results_["admissible"])
 
 
+def test_auto_with_lissa_cross_fits_too():
+    # Any iterative solver takes the second-solve route; LiSSA's stochastic
+    # iHVPs give held-out gaps along the path close to the exact ones.
+    from sklearn_fairif.influence import LissaSolver
+
+    X, y, X_val, y_val, s_val = _problem(seed=2)
+    exact = FairIFClassifier(solver="exact", random_state=0).fit(
+        X, y, X_val=X_val, y_val=y_val, s_val=s_val)
+    lissa = FairIFClassifier(solver=LissaSolver(random_state=0),
+                             random_state=0).fit(X, y, X_val=X_val, y_val=y_val,
+                                                 s_val=s_val)
+    assert isinstance(lissa.solver_, LissaSolver)
+    both = ~np.isnan(exact.cv_results_["heldout_gap"]) & ~np.isnan(
+        lissa.cv_results_["heldout_gap"])
+    assert both.sum() >= 5
+    assert pearsonr(exact.cv_results_["heldout_gap"][both],
+                    lissa.cv_results_["heldout_gap"][both])[0] > 0.99
+
+
 def test_auto_with_cg_leaves_the_users_solver_alone():
     from sklearn_fairif.influence import CGSolver
 
