@@ -384,48 +384,42 @@ def test_auto_with_cg_and_no_transposed_hooks_uses_the_fallback(monkeypatch):
     assert clf.influence_.shape == (len(y), 2)
 
 
-def test_auto_cross_fits_a_network_on_its_last_layer():
+def _fit_net_auto(hidden, **params):
+    """FairIF(alpha="auto") on a one-hidden-layer skorch net; (clf, module)."""
     torch = pytest.importorskip("torch")
     skorch = pytest.importorskip("skorch")
     X, y, X_val, y_val, s_val = _problem(seed=4, n=2000)
     X, X_val = X.astype(np.float32), X_val.astype(np.float32)
     torch.manual_seed(0)
-    module = torch.nn.Sequential(torch.nn.Linear(X.shape[1], 16), torch.nn.ReLU(),
-                                 torch.nn.Linear(16, 1))
+    module = torch.nn.Sequential(torch.nn.Linear(X.shape[1], hidden),
+                                 torch.nn.ReLU(), torch.nn.Linear(hidden, 1))
     net = skorch.NeuralNetBinaryClassifier(
         module, max_epochs=20, batch_size=128, train_split=None, verbose=0,
         optimizer=torch.optim.Adam, optimizer__lr=0.01,
         optimizer__weight_decay=1e-3)
-    clf = FairIFClassifier(net, influence_params="last_layer", random_state=0)
+    clf = FairIFClassifier(net, random_state=0, **params)
     clf.fit(X, y.astype(np.float32), X_val=X_val, y_val=y_val, s_val=s_val)
-    # 17 head parameters: an exact solve, so the selection is cross-fitted.
-    assert clf.solver_.__class__.__name__ == "ExactSolver"
+    return clf, module
+
+
+def _assert_cross_fitted(clf):
     res = clf.cv_results_
     assert "heldout_gap" in res and clf.alpha_ in res["alpha"]
     assert res["admissible"][list(res["alpha"]).index(clf.alpha_)]
     assert (np.abs(clf.validation_gaps_["after"]).mean()
             < np.abs(clf.validation_gaps_["before"]).mean())
+
+
+def test_auto_cross_fits_a_network_on_its_last_layer():
+    clf, _ = _fit_net_auto(16, influence_params="last_layer")
+    # 17 head parameters: an exact solve, so the selection is cross-fitted.
+    assert clf.solver_.__class__.__name__ == "ExactSolver"
+    _assert_cross_fitted(clf)
 
 
 def test_auto_cross_fits_a_network_over_every_parameter_by_cg():
-    torch = pytest.importorskip("torch")
-    skorch = pytest.importorskip("skorch")
-    X, y, X_val, y_val, s_val = _problem(seed=4, n=2000)
-    X, X_val = X.astype(np.float32), X_val.astype(np.float32)
-    torch.manual_seed(0)
-    module = torch.nn.Sequential(torch.nn.Linear(X.shape[1], 96), torch.nn.ReLU(),
-                                 torch.nn.Linear(96, 1))
-    net = skorch.NeuralNetBinaryClassifier(
-        module, max_epochs=20, batch_size=128, train_split=None, verbose=0,
-        optimizer=torch.optim.Adam, optimizer__lr=0.01,
-        optimizer__weight_decay=1e-3)
-    clf = FairIFClassifier(net, random_state=0)
-    clf.fit(X, y.astype(np.float32), X_val=X_val, y_val=y_val, s_val=s_val)
+    clf, module = _fit_net_auto(96)
     # More than 1024 influence parameters: CG, and still cross-fitted.
     assert sum(p.numel() for p in module.parameters()) > 1024
     assert clf.solver_.__class__.__name__ == "CGSolver"
-    res = clf.cv_results_
-    assert "heldout_gap" in res and clf.alpha_ in res["alpha"]
-    assert res["admissible"][list(res["alpha"]).index(clf.alpha_)]
-    assert (np.abs(clf.validation_gaps_["after"]).mean()
-            < np.abs(clf.validation_gaps_["before"]).mean())
+    _assert_cross_fitted(clf)
