@@ -35,7 +35,7 @@ a random subset).
 
 Cost. Each fold's solution is ``w - 1 = -B x + c`` (``_weights.LowRankChange``):
 ``B = [n A_train, 1]`` has k + 1 columns and ``c`` is non-zero only on the
-rows clipped at weight 0 (under 3% of Adult's at the alphas scanned). So the
+rows clipped at weight 0 (a small fraction at the alphas that get chosen). So the
 held-out gaps and margins of every alpha are (k + 1)-vector combinations of
 what ``B`` does to them, computed once per fold (for the margins, one data
 pass over all folds' bases, or a few within ``UTILITY_BUDGET``), plus one
