@@ -96,7 +96,8 @@ class FairIFClassifier(BaseInfluenceReweighting):
     solver : {"auto", "exact", "cg", "lissa"} or solver instance, default="auto"
         How ``H^-1 grad g`` is solved: Cholesky on the dense damped Hessian,
         matrix-free conjugate gradients, or LiSSA. ``"auto"`` picks ``"exact"``
-        for linear models with up to 2000 parameters and ``"cg"`` otherwise.
+        for linear models with up to 2000 parameters and networks with up to
+        1024 influence parameters, and ``"cg"`` otherwise.
         Instances of :class:`~sklearn_fairif.influence.ExactSolver`,
         :class:`~sklearn_fairif.influence.CGSolver` or
         :class:`~sklearn_fairif.influence.LissaSolver` set their options.
