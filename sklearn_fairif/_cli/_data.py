@@ -168,6 +168,24 @@ def _sorted_values(column):
         return sorted(values, key=str)
 
 
+def _label(value):
+    """Return a class or group value as text, an integral float as its integer.
+
+    pandas reads a column of 0 and 1 as 0.0 and 1.0 when the file writes them
+    so (or has a float elsewhere in it): both name the same classes.
+    """
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _labels(column):
+    """Return :func:`_label` of every value of a (non-missing) column."""
+    if pd.api.types.is_float_dtype(column) and bool((column % 1 == 0).all()):
+        column = column.astype(np.int64)
+    return column.astype(str)
+
+
 def _encode_target(column, name, positive, path):
     n_missing = int(column.isna().sum())
     if n_missing:
@@ -179,17 +197,17 @@ def _encode_target(column, name, positive, path):
         raise CLIError(f"target column {name!r} has {len(values)} distinct values "
                        f"({shown}); fairif needs a binary target (two classes)")
     if positive is not None:
-        matches = [v for v in values if str(v) == positive]
+        matches = [v for v in values if _label(v) == positive]
         if not matches:
             raise CLIError(f"--positive-label {positive!r} is not a value of "
                            f"{name!r} (its values: {values[0]}, {values[1]})")
         pos = matches[0]
-    elif set(map(str, values)) in ({"0", "1"}, {"False", "True"}):
+    elif set(map(_label, values)) in ({"0", "1"}, {"False", "True"}):
         pos = values[1]
     else:
         pos = values[-1]
-    neg = next(v for v in values if v is not pos and str(v) != str(pos))
-    return (column == pos).to_numpy(dtype=int), (str(neg), str(pos)), (
+    neg = next(v for v in values if v is not pos and _label(v) != _label(pos))
+    return (column == pos).to_numpy(dtype=int), (_label(neg), _label(pos)), (
         _py(neg), _py(pos))
 
 
@@ -244,7 +262,7 @@ def _csv_problem(args):
     y, class_names, class_values = _encode_target(
         frame[args.target], args.target, args.positive_label, args.csv)
     _check_sensitive(frame[args.sensitive], args.sensitive, args.csv)
-    s = frame[args.sensitive].astype(str).rename(args.sensitive)
+    s = _labels(frame[args.sensitive]).rename(args.sensitive)
     X = frame[features]
     numeric, categorical = _feature_types(X, forced)
     _check_finite_features(X, numeric, args.csv)
@@ -326,7 +344,7 @@ def _validation_csv(args, numeric, class_names, features, s_train, columns):
     if target.isna().any():
         raise CLIError(f"target column {args.target!r} has missing values in "
                        f"{args.val_csv}")
-    unknown = sorted({str(v) for v in target} - set(class_names))
+    unknown = sorted(set(_labels(target)) - set(class_names))
     if unknown:
         raise CLIError(f"target column {args.target!r} in {args.val_csv} has values "
                        f"not in {args.csv}: {', '.join(unknown[:5])}")
@@ -336,8 +354,8 @@ def _validation_csv(args, numeric, class_names, features, s_train, columns):
             raise CLIError(f"column {column!r} is numeric in {args.csv} but not in "
                            f"{args.val_csv}")
     _check_finite_features(frame, numeric, args.val_csv)
-    y = (target.astype(str) == class_names[1]).to_numpy(dtype=int)
-    s = frame[args.sensitive].astype(str).rename(args.sensitive)
+    y = (_labels(target) == class_names[1]).to_numpy(dtype=int)
+    s = _labels(frame[args.sensitive]).rename(args.sensitive)
     train_groups, val_groups = set(s_train), set(s)
     if train_groups != val_groups:
         only_val = sorted(val_groups - train_groups)

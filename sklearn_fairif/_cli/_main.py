@@ -102,6 +102,9 @@ def _number(convert, accept, noun, expected):
 
 
 _fraction = _number(float, lambda v: 0 <= v < 1, "a fraction", "a fraction in [0, 1)")
+# A validation split of no rows would leave FairIF nothing to measure.
+_positive_fraction = _number(float, lambda v: 0 < v < 1, "a fraction",
+                             "a fraction in (0, 1)")
 _non_negative = _number(float, lambda v: 0 <= v < np.inf, "a number",
                         "a finite number >= 0")
 _positive_int = _number(int, lambda v: v >= 1, "an integer", "an integer >= 1")
@@ -191,7 +194,7 @@ def _parser():
                            "they hold numbers (codes such as an industry or a "
                            "year)")
     val = data.add_mutually_exclusive_group()
-    val.add_argument("--val-fraction", type=_fraction, default=0.2,
+    val.add_argument("--val-fraction", type=_positive_fraction, default=0.2,
                      help="rows of --csv used as validation set (default: 0.2)")
     val.add_argument("--val-csv", default=None,
                      help="a separate validation file with the same columns")

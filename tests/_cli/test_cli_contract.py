@@ -235,6 +235,7 @@ def test_overwrite_replaces_an_earlier_run(tmp_path, csv, capsys):
         (["--tol", "-0.1"], ["argument --tol"]),
         (["--epochs", "0"], ["argument --epochs"]),
         (["--val-fraction", "1.5"], ["argument --val-fraction"]),
+        (["--val-fraction", "0"], ["argument --val-fraction", "(0, 1)"]),
         (["--test-fraction", "nan"], ["argument --test-fraction"]),
         (["--damping", "inf"], ["argument --damping", "finite"]),
         (["--tol", "nan"], ["argument --tol"]),
@@ -617,3 +618,19 @@ def test_cli_imports_only_public_names():
                        for m in full):
                     private.append(f"{path.name}: {ast.unparse(node)}")
     assert private == []
+
+
+def test_validation_file_with_float_codes_matches_integer_ones(tmp_path, capsys):
+    # pandas reads 0/1 and group codes 3/7 as 0.0/1.0 and 3.0/7.0 in a file that
+    # writes them so: the same classes and groups as the training file's.
+    X, y, s = make_biased_classification(900, n_features=4, random_state=0)
+    frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(4)])
+    frame["sex"], frame["label"] = np.where(s == 1, 7, 3), y
+    train, val = tmp_path / "train.csv", tmp_path / "val.csv"
+    frame.iloc[:600].to_csv(train, index=False)
+    frame.iloc[600:].astype({"sex": float, "label": float}).to_csv(val, index=False)
+    assert "7.0" in val.read_text()
+    status, out, err = run(fit_args(train, tmp_path / "r", "--val-csv", val,
+                                    "--test-fraction", "0"), capsys)
+    assert status == 0, err
+    assert "300 validation rows" in out
