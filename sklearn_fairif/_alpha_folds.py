@@ -156,7 +156,11 @@ def make_folds(objective, y_val, s_val, *, n_folds=5, random_state=None):
     cells = [_RATE_ROWS[rate](y) & (s_codes == g)
              for rate in OBJECTIVES[objective] for g in range(len(groups))]
     smallest = min(int(cell.sum()) for cell in cells)
-    for k in range(min(n_folds, smallest), 1, -1):
+    # A cell can be a whole group (accuracy, selection rate) while the strata
+    # are group x label: StratifiedKFold refuses more folds than its largest
+    # stratum has rows.
+    largest_stratum = int(np.bincount(strata).max())
+    for k in range(min(n_folds, smallest, largest_stratum), 1, -1):
         # StratifiedKFold needs every stratum to have k rows; a smaller stratum
         # would be spread unevenly, so check the cells afterwards either way.
         splitter = StratifiedKFold(k, shuffle=True,
@@ -169,9 +173,10 @@ def make_folds(objective, y_val, s_val, *, n_folds=5, random_state=None):
         if all(np.all(np.bincount(folds[cell], minlength=k) > 0) for cell in cells):
             if k < n_folds:
                 warnings.warn(
-                    f"alpha='auto': the smallest group x label cell of the "
-                    f"validation set has {smallest} rows, so {k} folds are used "
-                    f"instead of {n_folds}.", UserWarning, stacklevel=3,
+                    f"alpha='auto': the validation cells are small (the "
+                    f"smallest the objective needs has {smallest} rows), so {k} "
+                    f"folds are used instead of {n_folds}.", UserWarning,
+                    stacklevel=3,
                 )
             return folds
     warnings.warn(

@@ -61,7 +61,15 @@ def _num_features(X):
 
 
 def _check_same_columns(X, X_val):
-    """X_val must have X's columns (number, and names for DataFrames)."""
+    """X_val must have X's shape of row and columns (names for DataFrames)."""
+    # A 1-D X_val (one row, or one column) beside a 2-D X, or the reverse.
+    d_X, d_val = getattr(X, "ndim", None), getattr(X_val, "ndim", None)
+    if d_X is not None and d_val is not None and d_X != d_val:
+        raise ValueError(
+            f"X_val has {d_val} dimension(s) but X has {d_X}; the validation "
+            "data must be shaped like the training data (rows x features; a "
+            "single feature as a column, e.g. .reshape(-1, 1))."
+        )
     n_X, n_val = _num_features(X), _num_features(X_val)
     if n_X is not None and n_val is not None and n_X != n_val:
         raise ValueError(
@@ -69,6 +77,13 @@ def _check_same_columns(X, X_val):
             "must have the training data's columns."
         )
     columns, val_columns = getattr(X, "columns", None), getattr(X_val, "columns", None)
+    if columns is not None and val_columns is None and any(
+            isinstance(c, str) for c in columns):
+        # A Pipeline may select X's columns by name, which an array lacks.
+        raise ValueError(
+            f"X is a DataFrame with named columns but X_val is a "
+            f"{type(X_val).__name__}; pass X_val as a DataFrame with X's columns."
+        )
     if columns is not None and val_columns is not None and list(columns) != list(
             val_columns):
         missing = [c for c in columns if c not in set(val_columns)]
@@ -210,6 +225,10 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
             if y_val is not None or s_val is not None:
                 raise ValueError("y_val and s_val were given without X_val.")
             return None
+        for name, values in (("y_val", y_val), ("s_val", s_val)):
+            if values is not None and np.ndim(values) == 0:
+                raise ValueError(f"{name} must hold one entry per validation "
+                                 f"row, got the scalar {values!r}.")
         n_val = _num_samples(X_val)
         if n_val == 0:
             raise ValueError("X_val is empty: the validation set needs rows.")
@@ -379,16 +398,17 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
             )
         validate_data(self, X, reset=False, skip_check_array=True)
 
-    def _delegate(self, method, X):
-        """Call ``method`` of the fitted estimator on ``X``.
+    def _delegate(self, method, X, model=None):
+        """Call ``method`` of the fitted ``model`` (``estimator_``) on ``X``.
 
         A family that needs its inputs in its own types (a skorch net: the
         module's float dtype) gets them converted after any preprocessing,
         as in training.
         """
+        model = self.estimator_ if model is None else model
         if self._input_family is None:
-            return getattr(self.estimator_, method)(X)
-        final = self.estimator_
+            return getattr(model, method)(X)
+        final = model
         if isinstance(final, Pipeline):
             X, final = final[:-1].transform(X), final[-1]
         X, _ = self._input_family.prepare_fit_data(
@@ -408,8 +428,16 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         y_pred : ndarray of shape (n_samples,)
         """
         self._check_predict_input(X)
-        y_pred = self._delegate("predict", X)
-        if self._input_family is not None:  # the model was trained on 0/1 targets
+        return self._predict_labels(X)
+
+    def _predict_labels(self, X, model=None):
+        """Labels that the fitted ``model`` (``estimator_``) predicts for ``X``.
+
+        A family whose models train on 0/1 targets (skorch) predicts those
+        codes: they are mapped to ``classes_``.
+        """
+        y_pred = self._delegate("predict", X, model)
+        if self._input_family is not None:
             return self.classes_[np.asarray(y_pred).astype(int).ravel()]
         return y_pred
 

@@ -247,7 +247,8 @@ class AlphaPathDisplay:
             accuracy = np.asarray(results["val_accuracy"], dtype=float)
             baseline = admissible = None
             if X_val is not None and not np.all(np.isnan(accuracy)):
-                predicted = np.asarray(estimator.initial_estimator_.predict(X_val))
+                predicted = np.asarray(estimator._predict_labels(
+                    X_val, estimator.initial_estimator_))
                 baseline = float(np.mean(predicted == np.asarray(y_val).ravel()))
                 admissible = accuracy >= baseline - estimator.tol
             display = cls(

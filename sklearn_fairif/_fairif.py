@@ -76,7 +76,8 @@ class FairIFClassifier(BaseInfluenceReweighting):
         fold by first-order predictions of its gaps and of its accuracy (the
         held-out rows' predicted margins). ``alpha_`` is the value with the
         smallest mean held-out gap among those whose predicted held-out
-        accuracy falls by at most ``tol``. Everything comes from the
+        accuracy falls by at most ``tol`` (if none does, the largest, 10,
+        with a warning). Everything comes from the
         influence stage: the folds' cells are extra right-hand sides of its
         exact solve (or, with an iterative solver, of a second solve to a
         looser tolerance), and the held-out margins move by the first-order
@@ -157,8 +158,11 @@ class FairIFClassifier(BaseInfluenceReweighting):
     ----------
     estimator_ : estimator
         The model refitted with the fair weights; ``predict`` delegates to it.
+        A skorch net is trained on 0/1 targets (1 for ``classes_[1]``), so
+        its own ``predict`` returns those codes; ``predict`` maps them back.
     initial_estimator_ : estimator
-        The model fitted with unit weights (stage 1).
+        The model fitted with unit weights (stage 1), trained on the same
+        targets as ``estimator_``.
     sample_weight_ : ndarray of shape (n_samples,)
         FairIF's weights (mean 1, non-negative). The final model was trained
         with ``sample_weight_ * sample_weight``.
@@ -182,16 +186,20 @@ class FairIFClassifier(BaseInfluenceReweighting):
     stage_times_ : dict of float
         Wall time in seconds spent in each stage, summed over rounds and
         ``alpha`` values: stage 1, influence, weights, stage 2.
-    cv_results_ : dict of list
-        With a list or a float: one entry per ``alpha`` refitted: ``"alpha"``,
-        ``"val_accuracy"``, ``"val_gap"`` (mean absolute hard gap) and
-        ``"val_gaps"``. With ``"auto"``: one entry per candidate: ``"alpha"``,
-        ``"heldout_gap"`` and ``"heldout_gap_std"`` (mean and spread over
-        folds of the predicted held-out gap), ``"heldout_utility_change"``
-        (and ``_std``: the predicted change of the held-out accuracy),
-        ``"weight_change"`` and ``"admissible"``, plus
-        ``"val_accuracy_chosen"`` and ``"val_gap_chosen"``, the refitted
-        model's validation numbers.
+    cv_results_ : dict
+        With a list or a float: lists with one entry per ``alpha`` refitted:
+        ``"alpha"``, ``"val_accuracy"``, ``"val_gap"`` (mean absolute hard
+        gap) and ``"val_gaps"``. With ``"auto"``: arrays with one entry per
+        candidate: ``"alpha"``, ``"heldout_gap"`` and ``"heldout_gap_std"``
+        (mean and spread over folds of the predicted held-out gap),
+        ``"heldout_utility_change"`` (and ``_std``: the predicted change of
+        the held-out accuracy), ``"weight_change"`` and ``"admissible"``, plus
+        the floats ``"val_accuracy_chosen"`` and ``"val_gap_chosen"``, the
+        refitted model's validation numbers. The scan of the candidates runs
+        from the largest down and stops once smaller ones lose more than
+        ``2 * tol`` of predicted accuracy twice in a row: the candidates it
+        did not reach are NaN (and not admissible). Accuracies are NaN
+        without ``y_val``.
     classes_ : ndarray of shape (2,)
         The class labels.
     n_features_in_ : int
@@ -240,7 +248,9 @@ class FairIFClassifier(BaseInfluenceReweighting):
                   StrOptions({"auto"})],
         "n_rounds": [Interval(Integral, 1, None, closed="left")],
         "refit_start": [StrOptions({"auto", "stage1", "initial"})],
-        "n_jobs": [Integral, None],
+        # joblib has no meaning for n_jobs=0 (it raises only once it runs).
+        "n_jobs": [Interval(Integral, None, -1, closed="right"),
+                   Interval(Integral, 1, None, closed="left"), None],
         "tol": [Interval(Real, 0, None, closed="left")],
     }
 
@@ -431,6 +441,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
             with timed_stage(times, STAGE_SELECTION, self._log_name):
                 selection = plan.select(extra.influence, extra.gaps, tol=self.tol,
                                         margin_influence=margins)
+            _check_admissible(selection, self.tol)
             return result, [selection.alpha], selection, warm_shift
         if alphas == "auto":  # a validation set too small to cross-fit
             return result, [DEFAULT_ALPHA], None, warm_shift
@@ -579,12 +590,17 @@ class FairIFClassifier(BaseInfluenceReweighting):
         """Warn when the weights stay at 1 although the influence is not zero."""
         moved = np.max(np.abs(best["weights"] - 1.0))
         if moved < 1e-6 and np.abs(result.influence).max() > 0:
+            largest_gap = np.abs(result.gaps).max()
+            why = (f"the soft validation gaps are already zero (at most "
+                   f"{largest_gap:.1e}), so there is nothing to close"
+                   if largest_gap < 1e-9 else
+                   f"the influences are tiny (temperature={self.temperature:g} "
+                   "flattens the soft rates when it is much larger than the "
+                   f"model's margins) or alpha={best['alpha']:g} is too large "
+                   "for them")
             warnings.warn(
                 f"The weights moved by at most {moved:.1e} from 1, so the refit is "
-                "the unweighted model: the influences are tiny (temperature="
-                f"{self.temperature:g} flattens the soft rates when it is much "
-                "larger than the model's margins) or alpha="
-                f"{best['alpha']:g} is too large for them.",
+                f"the unweighted model: {why}.",
                 UserWarning,
                 stacklevel=4,  # this, fit, its _fit_context wrapper, caller
             )
@@ -603,6 +619,21 @@ class FairIFClassifier(BaseInfluenceReweighting):
                              alpha=best["alpha"]):
                 fitted = influence_model.fit(best["weights"])
         return constraints.values(influence_model.validation_margins(fitted))
+
+
+def _check_admissible(selection, tol):
+    """Warn when no candidate kept the predicted held-out accuracy within ``tol``."""
+    if not selection.cv_results["admissible"].any():
+        drop = -np.nanmax(selection.cv_results["heldout_utility_change"])
+        warnings.warn(
+            f"alpha='auto': every candidate's predicted held-out accuracy fell "
+            f"by more than tol={tol:g} (the least by {drop:.3g}), so the "
+            f"largest, alpha={selection.alpha:g}, the least reweighting, is "
+            "used. Raise tol, or use a larger validation set: on a small one "
+            "the held-out accuracy is noisy.",
+            UserWarning,
+            stacklevel=5,  # _influence_and_alphas, fit, _fit_context, caller
+        )
 
 
 def _selection_solver(solver):

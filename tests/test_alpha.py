@@ -53,6 +53,18 @@ def test_folds_fall_back_to_fewer_with_a_warning():
     assert folds.max() + 1 == 3
 
 
+@pytest.mark.parametrize("objective", ["accuracy_parity", "demographic_parity"])
+def test_folds_of_whole_group_cells_fit_the_strata(objective):
+    # Each group (the objective's cell) has 6 rows, but the group x label strata
+    # only 3: StratifiedKFold refuses more folds than that.
+    s, y = np.repeat([0, 1], 6), np.tile(np.repeat([0, 1], 3), 2)
+    with pytest.warns(UserWarning, match="3 folds are used instead of 5"):
+        folds = make_folds(objective, y, s, n_folds=5, random_state=0)
+    for stratum in range(4):
+        rows = (s == stratum // 2) & (y == stratum % 2)
+        assert np.array_equal(np.sort(folds[rows]), [0, 1, 2])
+
+
 def test_folds_give_up_with_a_clear_warning():
     y, s = _labels(m=100)
     y[(s == 1) & (y == 1)] = 0

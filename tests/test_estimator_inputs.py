@@ -8,12 +8,14 @@ is never called).
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_fairif import FairIFClassifier, IFFairClassifier
+from sklearn_fairif.datasets import make_biased_classification, train_val_test_split
 
 
 class _CountingLR(LogisticRegression):
@@ -27,6 +29,15 @@ class _CountingLR(LogisticRegression):
 def _args(data):
     X, y, X_val, y_val, s_val = data[:5]
     return {"X": X, "y": y, "X_val": X_val, "y_val": y_val, "s_val": s_val}
+
+
+def _no_positives_in_group_1(a):
+    return {**a, "y_val": np.where(a["s_val"] == 1, 0, a["y_val"])}
+
+
+def _named_columns(a):
+    columns = [f"f{j}" for j in range(a["X"].shape[1])]
+    return {**a, "X": pd.DataFrame(a["X"], columns=columns)}
 
 
 def _nan_at_0(a):
@@ -56,6 +67,13 @@ BAD_DATA = [
     ("sample_weight", lambda a: {**a, "sample_weight": np.full(len(a["y"]), 1e300)},
      ValueError),
     ("fit parameters", lambda a: {**a, "foo": 1}, TypeError),
+    ("X_val", lambda a: {**a, "X_val": a["X_val"][:, 0]}, ValueError),  # 1-D
+    ("X_val", _named_columns, ValueError),  # a DataFrame X, an array X_val
+    ("s_val", lambda a: {**a, "s_val": 1}, ValueError),
+    ("y_val", lambda a: {**a, "y_val": 1}, ValueError),
+    # An undefined rate (no positive of group 1) is known before any fit.
+    ("Group 1 has no positive .* \\(s_val, y_val\\)", _no_positives_in_group_1,
+     ValueError),
 ]
 
 
@@ -94,10 +112,45 @@ def test_alpha_checked_element_wise(biased_split, alpha, error):
     assert _CountingLR.fits == 0
 
 
+def test_n_jobs_zero_rejected_before_stage_one(biased_split):
+    _CountingLR.fits = 0
+    with pytest.raises(ValueError, match="'n_jobs' parameter"):
+        FairIFClassifier(_CountingLR(), n_jobs=0).fit(**_args(biased_split))
+    assert _CountingLR.fits == 0
+
+
+def test_auto_warns_when_no_alpha_keeps_the_accuracy():
+    # 60 validation rows: on this draw every candidate's predicted held-out
+    # accuracy falls by more than tol, so the least reweighting is used.
+    X, y, s = make_biased_classification(3000, bias="group_size", random_state=0)
+    X, X_val, _, y, y_val, _, _, s_val, _ = train_val_test_split(
+        X, y, s, random_state=0)
+    rows = np.random.default_rng(1).choice(len(y_val), 60, replace=False)
+    with pytest.warns(UserWarning, match="every candidate's predicted held-out"):
+        clf = FairIFClassifier(random_state=1).fit(
+            X, y, X_val=X_val[rows], y_val=y_val[rows], s_val=s_val[rows])
+    results = clf.cv_results_
+    assert not results["admissible"].any()
+    assert np.nanmax(results["heldout_utility_change"]) < 0.0
+    assert clf.alpha_ == results["alpha"].max()
+
+
 def test_saturated_temperature_warns_that_nothing_happens(biased_split):
     with pytest.warns(UserWarning, match="temperature=1e-06"):
         clf = FairIFClassifier(temperature=1e-6).fit(**_args(biased_split))
     np.testing.assert_array_equal(clf.sample_weight_, 1.0)
+
+
+def test_already_fair_validation_set_named_in_the_warning(biased_split):
+    # Both groups hold the same rows: every gap is exactly zero.
+    args = _args(biased_split)
+    half = slice(0, len(args["y_val"]) // 2)
+    X_half, y_half = args["X_val"][half], args["y_val"][half]
+    args.update(X_val=np.vstack([X_half, X_half]), y_val=np.r_[y_half, y_half],
+                s_val=np.repeat([0, 1], len(y_half)))
+    with pytest.warns(UserWarning, match="gaps are already zero"):
+        clf = FairIFClassifier(alpha=0.3).fit(**args)
+    np.testing.assert_allclose(clf.validation_gaps_["before"], 0.0, atol=1e-12)
 
 
 def test_clean_fit_has_no_such_warning(biased_split):

@@ -74,3 +74,31 @@ def test_refit_from_stage1_fine_tunes():
     fresh_loss = fresh.estimator_.history[-1, "train_loss"]
     tuned_loss = tuned.estimator_.history[-1, "train_loss"]
     assert tuned_loss < fresh_loss
+
+
+def test_string_labels_map_the_nets_codes_in_the_display():
+    # A net trains on 0/1 codes: its own predict returns them, and the
+    # display's budget must count the unweighted model's accuracy in labels.
+    pytest.importorskip("matplotlib")
+    from sklearn_fairif import AlphaPathDisplay
+
+    X, y, X_val, y_val, s_val = _data(("no", "yes"))
+    clf = FairIFClassifier(_binary_net(), alpha=[0.1, 1.0]).fit(
+        X, y, X_val=X_val, y_val=y_val, s_val=s_val)
+    # The display is given the float64 rows; the module itself needs float32.
+    codes = np.asarray(clf.initial_estimator_.predict(
+        X_val.astype(np.float32))).astype(int)
+    assert set(np.unique(codes)) <= {0, 1}
+    display = AlphaPathDisplay.from_estimator(clf, X_val=X_val, y_val=y_val)
+    expected = np.mean(codes == (y_val == clf.classes_[1]))
+    assert expected > 0.5
+    assert display.baseline_accuracy == pytest.approx(expected)
+
+
+def test_sparse_inputs_to_a_net_named_before_training():
+    from scipy import sparse
+
+    X, y, X_val, y_val, s_val = _data()
+    with pytest.raises(TypeError, match="skorch net needs dense inputs"):
+        FairIFClassifier(_binary_net()).fit(
+            sparse.csr_matrix(X), y, X_val=X_val, y_val=y_val, s_val=s_val)

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import torch
+from scipy import sparse
 from sklearn.base import clone
 from skorch.callbacks import Callback, PrintLog
 from skorch.helper import SliceDict
@@ -316,6 +317,14 @@ def prepare_fit_data(estimator, X, y01):
     """
     from skorch import NeuralNetBinaryClassifier
 
+    if sparse.issparse(X):
+        # torch's default collate would fail deep inside the first epoch.
+        raise TypeError(
+            "A skorch net needs dense inputs (an array, a tensor or a dict of "
+            "them), got a SciPy sparse matrix (after the Pipeline's "
+            "preprocessing, if any): convert it with .toarray(), or make the "
+            "encoder dense (e.g. OneHotEncoder(sparse_output=False))."
+        )
     dtype = _module_float_dtype(estimator)
     X = _cast_floats(X, dtype)
     y = _as_numpy(y01)

@@ -397,6 +397,11 @@ def check_cells(objective_rates, y01, s, min_count=MIN_CELL_COUNT, name="s_val")
     small : list of (group, label, count)
         The cells that got a warning (``label`` is None for all rows).
 
+    Raises
+    ------
+    ValueError
+        When a cell has no row at all.
+
     Warns
     -----
     FairIFDataWarning
@@ -419,10 +424,18 @@ def check_cells(objective_rates, y01, s, min_count=MIN_CELL_COUNT, name="s_val")
         for label in cells:
             rows = in_group if label is None else in_group & (y01 == label)
             count = int(rows.sum())
+            what = ("rows" if label is None else
+                    "positive (y=1) rows" if label == 1 else "negative (y=0) rows")
+            if count == 0:
+                # Before any fitting: the objective's rate is undefined there.
+                raise ValueError(
+                    f"Group {_py(group)!r} has no {what} in the validation set "
+                    f"({name}, y_val), so a rate the objective compares is "
+                    "undefined for it. Use a larger validation set or an "
+                    "objective that does not need this rate."
+                )
             if count < min_count:
                 small.append((_py(group), label, count))
-                what = ("rows" if label is None else
-                        "positive (y=1) rows" if label == 1 else "negative (y=0) rows")
                 warnings.warn(
                     f"{name} group {_py(group)!r} has {count} {what} in the "
                     f"validation set, fewer than {min_count}: the rate measured "
