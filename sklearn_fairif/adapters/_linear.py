@@ -218,6 +218,16 @@ class LinearAdapter:
             cached = self._batch_cache = (batch, self.X[batch], curvature[batch])
         return cached[1], cached[2]
 
+    def hessian_diagonal(self):
+        """Diagonal of :meth:`hessian`, shape (P,), without forming it."""
+        curvature = self.sw * self.p * (1.0 - self.p)
+        X = self.X
+        squares = X.multiply(X) if sparse.issparse(X) else X * X
+        diagonal = np.asarray(squares.T @ curvature).ravel()
+        if self.fit_intercept:
+            diagonal = np.append(diagonal, curvature.sum())
+        return diagonal / self.n_samples + self._regulariser()
+
     def hessian(self):
         """Dense Hessian of the mean objective, shape (P, P).
 

@@ -110,6 +110,10 @@ class ModelFamily(Protocol):
     training rows, returned as :class:`RowTasks` (or ``None`` to keep the
     single pass, e.g. on an accelerator), which ``n_jobs`` runs through
     joblib. Without it the pass always runs in the calling process.
+    ``hessian_diagonal()`` is an optional instance method: the diagonal of
+    ``hessian()`` (P,), NumPy, cheap to compute;
+    :class:`~sklearn_fairif.influence.CGSolver` then preconditions with it
+    (Jacobi).
     ``prepare_fit_data(estimator, X, y01)`` is an optional hook that turns the
     0/1 targets and the inputs into what the family's ``fit`` expects.
     ``warm_fit(fitted, X, y, sample_weight)`` (refit from a solution) and

@@ -19,6 +19,8 @@ import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 from scipy import sparse
 
+from ..adapters._protocol import held_rows
+
 
 def constraint_gradients(adapter, constraints, X_val):
     """Values ``g`` (k,) and parameter gradients (P, k) of the constraints.
@@ -164,6 +166,18 @@ def parameter_shift(adapter, solver, D, *, damping=0.0, base_weight=None):
     (4,)
     """
     if sparse.issparse(D):
+        rows, on_rows = held_rows(D)
+        if not len(rows):  # no weight changed: no shift
+            return np.zeros((adapter.n_params, D.shape[1]))
+        if len(rows) < D.shape[1]:
+            # Fewer rows than columns (the selection's clipped corrections:
+            # a few rows under a batch of candidates): the shift is linear in
+            # D, so solve once per row and combine, D = E_rows @ D[rows].
+            unit = sparse.csr_array(
+                (np.ones(len(rows)), (rows, np.arange(len(rows)))),
+                shape=(D.shape[0], len(rows)))
+            return parameter_shift(adapter, solver, unit, damping=damping,
+                                   base_weight=base_weight) @ on_rows
         columns = sparse.csr_array(D, dtype=float)
         if base_weight is not None:
             columns = sparse.csr_array(

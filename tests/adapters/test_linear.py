@@ -309,6 +309,17 @@ def test_hessian_and_hvp_match_finite_differences(case_id, fmt):
 
 
 @pytest.mark.parametrize("fmt", FMTS)
+@pytest.mark.parametrize("case_id", CASE_IDS)
+def test_hessian_diagonal_is_the_hessians(case_id, fmt):
+    # CG's Jacobi preconditioner: the dense Hessian's diagonal, class and
+    # sample weights, penalty and intercept included, without forming it.
+    est, _, X, y, sw, _ = _objective(case_id, fmt)
+    adapter = LinearAdapter(est, X, y, sw)
+    assert_allclose(adapter.hessian_diagonal(), np.diag(adapter.hessian()),
+                    rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("fmt", FMTS)
 @pytest.mark.parametrize("case_id", ["lr_C100", "liblinear_is3", "sgd_a1e-2"])
 def test_batch_hvp_is_the_batch_mean_objective(case_id, fmt):
     est, obj, X, y, sw, _ = _objective(case_id, fmt)

@@ -12,6 +12,7 @@ from sklearn.linear_model import LogisticRegression
 
 from sklearn_fairif.adapters import LinearAdapter, RowTasks, make_adapter
 from sklearn_fairif.influence import (
+    CGSolver,
     ExactSolver,
     FairnessConstraints,
     compute_influence,
@@ -195,6 +196,30 @@ def test_parameter_shift_is_linear_and_batched(biased_split):
     assert both.shape == (adapter.n_params, 3)
     assert_allclose(both[:, 1], parameter_shift(adapter, ExactSolver(), D[:, 1]),
                     rtol=1e-12)
+
+
+def test_parameter_shift_of_a_sparse_batch_on_few_rows(biased_split):
+    # The selection's clipped corrections: 12 columns on 3 rows are solved
+    # as 3 (one per row) and combined; the same as the dense batch. No row
+    # at all: no shift.
+    X, y = biased_split[:2]
+    adapter = make_adapter(LogisticRegression().fit(X, y), X, y)
+    rng = np.random.default_rng(2)
+    D = np.zeros((len(y), 12))
+    D[[5, 40, 41]] = rng.standard_normal((3, 12))
+    base = rng.uniform(0.5, 1.5, len(y))
+    solves = []
+    solver = CGSolver(tol=1e-12, max_iter=500)
+    solve = solver.solve
+    solver.solve = lambda a, b, damping: solves.append(b.shape[1]) or solve(
+        a, b, damping)
+    few = parameter_shift(adapter, solver, sparse.csr_array(D), base_weight=base)
+    assert solves == [3]
+    assert_allclose(few, parameter_shift(adapter, ExactSolver(), D,
+                                         base_weight=base), rtol=1e-8, atol=1e-12)
+    none = parameter_shift(adapter, ExactSolver(),
+                           sparse.csr_array((len(y), 4)))
+    assert none.shape == (adapter.n_params, 4) and not none.any()
 
 
 def test_exact_solver_reuses_its_factor_and_does_not_pickle_it(biased_split):
