@@ -268,12 +268,15 @@ def fidelity_points(plan, infl, vals, margins, staged, y01, s_val, auto, args):
     pred_gap, refit_gap, pred_acc, refit_acc = [], [], [], []
     base = auto.initial_estimator_
     alphas = DEFAULT_ALPHAS[::args.fidelity_stride]
-    for k, (A_tr, g_tr, A_ho, g_ho, z, yz) in enumerate(
+    for k, (A_tr, g_tr, _, g_ho, z, yz) in enumerate(
             plan.fold_problems(infl, vals, margins)):
         sign = 2.0 * yz - 1.0
         held = plan.folds == k
         cons = FairnessConstraints(auto.objective, y01[held], s_val[held],
                                    temperature=auto.temperature)
+        # The held-out gaps' first-order change: their gradient in the
+        # fold's margins times the margins' predicted change.
+        grad_ho = cons.grad_margins(margins.z[held])
         Xh = staged.Xt_val[held]
         # The accuracy is predicted on the fold's tracked rows: compare there.
         rows = plan.utility_rows[plan.folds[plan.utility_rows] == k]
@@ -282,9 +285,9 @@ def fidelity_points(plan, infl, vals, margins, staged, y01, s_val, auto, args):
         for alpha in alphas:
             w = solve_weights(A_tr, g_tr, alpha)[0]
             final = staged.final_step(staged.fit(w))
-            pred_gap.extend(g_ho + (w - 1) @ A_ho)
+            shift = margins.rmatmat((w - 1)[:, None])[0, held]
+            pred_gap.extend(g_ho + shift @ grad_ho)
             refit_gap.extend(cons.values(final.decision_function(Xh)))
-            shift = margins.rmatmat((w - 1)[:, None])[0, plan.folds == k]
             pred_acc.append(float(np.mean(sign * (z + shift) > 0)
                                   - np.mean(sign * z > 0)))
             refit_acc.append(float(

@@ -13,10 +13,13 @@ needs is a linear combination of per-cell soft rates: the soft rate of each
 mean of its cells, so its value and its influence are the same linear
 combination of the cells' values and influences. The plan's ``constraints``
 hold these cells (a :class:`FairnessConstraints` with ``contrast="per_group"``)
-and the margins of the utility rows (below); :meth:`CrossFitPlan.stack` puts
-them after the estimator's own constraints, so that the estimator computes the
-influence once (one iHVP solve with the extra right-hand sides) and hands the
-extra columns to :meth:`CrossFitPlan.select`.
+and the margins of the utility rows (below), or, when every validation margin
+is predicted through a :class:`MarginShift`, only each fold's train-side
+constraints (the held-out gaps then follow from the predicted margins: half
+the columns of an iterative solve). :meth:`CrossFitPlan.stack` puts them after
+the estimator's own constraints, so that the estimator computes the influence
+once (one iHVP solve with the extra right-hand sides) and hands the extra
+columns to :meth:`CrossFitPlan.select`.
 
 Utility proxy. A first-order prediction of a held-out *smooth* utility (soft
 accuracy, log-loss) is close to zero for every alpha: the unweighted model sits
@@ -52,6 +55,7 @@ from scipy import sparse
 from ._alpha_folds import (
     _RATE_ROWS,
     Columns,
+    Combined,
     MarginColumns,
     _seed,
     _utility_rows,
@@ -110,9 +114,11 @@ class CrossFitPlan:
 
     Build with :func:`make_crossfit_plan`. Attributes: ``constraints`` (the
     columns to stack next to the estimator's own: the cells, then one margin
-    column per utility row), ``folds`` (the fold of every validation row),
-    ``n_folds``, ``objective``, ``utility_rows`` (indices of the validation
-    rows whose margins are tracked; empty without labels).
+    column per utility row; with ``margin_columns=False`` each fold's
+    train-side constraints), ``cells`` (the cells' constraints), ``folds``
+    (the fold of every validation row), ``n_folds``, ``objective``,
+    ``utility_rows`` (indices of the validation rows whose margins are
+    tracked; empty without labels).
     """
 
     def __init__(self, objective, y_val, s_val, folds, *, temperature,
@@ -139,13 +145,24 @@ class CrossFitPlan:
             self.counts[r] = np.bincount(
                 cell_codes[rows], minlength=G * K
             ).reshape(G, K)
-        self.n_cells = cells.n_constraints
-        members = [cells]
+        self.cells, self.n_cells = cells, cells.n_constraints
+        self.M_train, self.M_heldout = self.fold_matrices()
         self.has_utility = y_val is not None
+        # Through a MarginShift every validation row's margin is predicted,
+        # so the held-out gaps come from the margins (their first-order
+        # change is the held-out influence's): the columns are then only
+        # the folds' train-side constraints, K k of them instead of the
+        # cells', which halves an iterative solve.
+        self.margin_columns = margin_columns
+        if margin_columns:
+            members = [cells]
+        else:
+            k = self.M_train.shape[2]
+            members = [Combined(cells, np.hstack(self.M_train), [
+                f"fold {f}, train side, constraint {c}"
+                for f in range(K) for c in range(k)])]
         self.utility_rows = np.array([], dtype=int)
-        self.margin_columns = margin_columns and self.has_utility
         if self.has_utility:
-            # Predicted through a MarginShift, every row's margin is cheap.
             self.utility_rows = (
                 _utility_rows(folds, max_utility_rows, random_state, margins)
                 if margin_columns else np.arange(len(folds)))
@@ -296,19 +313,38 @@ class CrossFitPlan:
         two None without labels): the estimator's constraints on the other
         folds' rows and on the fold's own rows (each as the plan's cell
         combination, :meth:`fold_matrices`), and the held-out utility rows'
-        margins and labels.
+        margins and labels. Without margin columns the plan holds no cell
+        influence: ``A_heldout`` is then None and ``g_heldout`` comes from
+        ``margin_influence``'s margins.
         """
-        c = self.n_cells
-        A_cells, g_cells = influence[:, :c], values[:c]
+        A_train, g_train = self._train_side(influence, values)
+        if self.margin_columns:
+            g_cells = values[: self.n_cells]
+            A_ho = np.einsum("nc,kcq->knq", influence[:, : self.n_cells],
+                             self.M_heldout)
+        else:
+            g_cells = self.cells.values(margin_influence.z)
+            A_ho = [None] * self.n_folds
         if self.has_utility:
             z_all = self.margins(influence, values, margin_influence)[0]
-        for k, (M_tr, M_ho) in enumerate(zip(*self.fold_matrices(), strict=True)):
+        for k in range(self.n_folds):
             z = y = None
             if self.has_utility:
                 held = self.fold_utility == k
                 z, y = z_all[held], self.y_utility[held]
-            yield (A_cells @ M_tr, g_cells @ M_tr, A_cells @ M_ho, g_cells @ M_ho,
-                   z, y)
+            yield (A_train[:, k], g_train[k], A_ho[k],
+                   g_cells @ self.M_heldout[k], z, y)
+
+    def _train_side(self, influence, values):
+        """Every fold's train-side influence (n, K, k) and values (K, k)."""
+        K = self.n_folds
+        if not self.margin_columns:  # the columns themselves
+            return (influence.reshape(len(influence), K, -1),
+                    values.reshape(K, -1))
+        A_cells, g_cells = influence[:, : self.n_cells], values[: self.n_cells]
+        M = np.hstack(self.M_train)
+        return ((A_cells @ M).reshape(len(A_cells), K, -1),
+                (g_cells @ M).reshape(K, -1))
 
     def predict_heldout(self, influence, values, alphas, *, stop_below=None,
                         margin_influence=None):
@@ -334,27 +370,22 @@ class CrossFitPlan:
         K, n_a = self.n_folds, len(alphas)
         gap, change = np.full((K, n_a), np.nan), np.full((K, n_a), np.nan)
         util = np.full((K, n_a), np.nan)
-        A_cells, g_cells = influence[:, : self.n_cells], values[: self.n_cells]
-        M_tr, M_ho = self.fold_matrices()
         # The folds' weight problems, solved together and warm-started along
-        # the scan: every fold's train-side columns from one product with the
-        # cells, (n, K, k) viewed as K problems. Each solution is
+        # the scan: (n, K, k) viewed as K problems. Each solution is
         # w - 1 = -B x + c (c on the few clipped rows), so every held-out
         # quantity is a (k+1)-vector product with what B does to it, formed
-        # once here (_HeldOut) from the cells.
-        A_train = (A_cells @ np.hstack(M_tr)).reshape(len(A_cells), K, -1)
-        path = WeightPath(A_train.transpose(1, 0, 2), g_cells @ M_tr)
-        heldout = _HeldOut(self, A_train, A_cells, g_cells, M_tr, M_ho, *(
-            self.margins(influence, values, margin_influence)
-            if self.has_utility else (None, None)))
+        # once here (_HeldOut).
+        A_train, g_train = self._train_side(influence, values)
+        path = WeightPath(A_train.transpose(1, 0, 2), g_train)
+        heldout = _HeldOut(self, A_train, influence, values, margin_influence)
         below = 0
         for chunk in _chunks(range(n_a - 1, -1, -1), ALPHAS_PER_PASS):
             points = path.solve_low_rank(alphas[chunk], tol=SELECTION_TOL)
-            gap[:, chunk] = heldout.gaps(points).T
+            gap[:, chunk], accuracy = heldout.evaluate(points)
             change[:, chunk] = points.mean_sq
-            if not self.has_utility:
+            if accuracy is None:
                 continue
-            util[:, chunk] = heldout.accuracy_changes(points).T
+            util[:, chunk] = accuracy
             if stop_below is None:
                 continue
             for i, j in enumerate(chunk):
@@ -371,47 +402,65 @@ class CrossFitPlan:
 class _HeldOut:
     """What each fold's weight change does to its held-out rows.
 
-    Built once per scan: each fold's ``B.T @ A_ho`` (its held-out gaps) and,
-    with labels, the tracked margins' move along each fold's ``B``, with the
-    rows' labels and folds. Fold k's ``B = [n A_cells M_tr[k], 1]`` is a
-    combination of the cells' columns, so the first comes from the cells'
-    Gram matrix and the second from one margins' pass over every fold's
-    columns (or a few passes on large data). :meth:`gaps` and
-    :meth:`accuracy_changes` then evaluate a batch of alphas'
-    :class:`~sklearn_fairif._weights.LowRankChange` at once, shape
-    (n_alphas, n_folds).
+    Built once per scan. Fold k's ``B = [n A_train[:, k], 1]``; the tracked
+    margins' move along every fold's ``B`` comes from one margins' pass over
+    all folds' columns (or a few passes on large data). The held-out gaps
+    come from the cells' influence when the plan's columns hold it (each
+    fold's ``B.T @ A_ho`` through the cells' Gram matrix), else from the
+    predicted margins of every validation row: a cell's first-order change
+    is its gradient in the margins dotted with their change, which is what
+    its influence column would give. :meth:`evaluate` then scores a batch of
+    alphas' :class:`~sklearn_fairif._weights.LowRankChange` at once.
     """
 
-    def __init__(self, plan, A_train, A_cells, g_cells, M_tr, M_ho, z, A_z):
-        K, n = plan.n_folds, len(A_cells)
+    def __init__(self, plan, A_train, influence, values, margin_influence):
+        K, n = plan.n_folds, len(A_train)
         self.K, self.plan = K, plan
-        # A fold's held-out constraints are its cells' combination M_ho[k]:
-        # the held-out columns themselves are never formed.
-        self.A_cells, self.M_ho = A_cells, M_ho  # (n, cells), (K, cells, c)
-        self.g_ho = g_cells @ M_ho  # (K, c)
-        cells_gram = A_cells.T @ A_cells
-        self.basis_ho = np.concatenate([  # (K, k + 1, c)
-            n * np.einsum("fdq,de,fec->fqc", M_tr, cells_gram, M_ho),
-            (A_cells.sum(axis=0) @ M_ho)[:, None]], axis=1)
-        if z is None:
+        self.M_ho = plan.M_heldout  # (K, cells, c)
+        self.from_cells = plan.margin_columns
+        if self.from_cells:
+            A_cells = influence[:, : plan.n_cells]
+            self.A_cells = A_cells
+            self.g_ho = values[: plan.n_cells] @ self.M_ho  # (K, c)
+            cells_gram = A_cells.T @ A_cells
+            self.basis_ho = np.concatenate([  # (K, k + 1, c)
+                n * np.einsum("fdq,de,fec->fqc", plan.M_train, cells_gram,
+                              self.M_ho),
+                (A_cells.sum(axis=0) @ self.M_ho)[:, None]], axis=1)
+        self.tracks = plan.has_utility or not self.from_cells
+        if not self.tracks:
             return
+        z, A_z = plan.margins(influence, values, margin_influence) \
+            if plan.has_utility else (margin_influence.z, margin_influence)
         self.margins = _as_margin_shift(z, A_z)
-        u = len(plan.utility_rows)
-        self.rows = np.arange(u)
+        rows = plan.utility_rows if plan.has_utility else np.arange(len(z))
+        fold = plan.folds[rows]
+        self.rows = np.arange(len(rows))
         # Each tracked row moves along its own fold's basis: (u, k + 1).
         moved = self._margins_along(A_train.reshape(n, -1))
-        k = M_tr.shape[2]
-        own = plan.fold_utility[:, None] * k + np.arange(k)  # its fold's columns
+        k = A_train.shape[2]
+        own = fold[:, None] * k + np.arange(k)  # its fold's columns
         self.row_basis = np.column_stack([n * moved[own, self.rows[:, None]],
                                           moved[-1]])
-        self.z, self.sign = z, 2.0 * plan.y_utility - 1.0
-        self.correct = (self.sign * z > 0).astype(float)
-        self.in_fold = np.eye(K)[plan.fold_utility]  # (u, K)
-        # A random subset estimates the fold's accuracy change; rows tracked
-        # for their closeness to the boundary count against the whole fold
-        # (the others are taken not to flip).
-        self.per_fold = (plan.fold_sizes if plan.near_boundary
-                         else self.in_fold.sum(axis=0))
+        self.z, self.fold = z, fold
+        self.in_fold = np.eye(K)[fold]  # (u, K)
+        if not self.from_cells:
+            # Held-out gap c of fold k moves by sum_j dz_j * q[j, c] over the
+            # fold's rows: q is the cells' gradient, combined per fold.
+            # As one (m, K c) matrix, zero off each row's fold: a product.
+            grads = plan.cells.grad_margins(z)  # (m, cells)
+            self.g_ho = plan.cells.values(z) @ self.M_ho
+            q = np.einsum("jd,jdc->jc", grads, self.M_ho[fold])
+            self.q = (self.in_fold[:, :, None] * q[:, None, :]).reshape(
+                len(z), -1)
+        if plan.has_utility:
+            self.sign = 2.0 * plan.y_utility - 1.0
+            self.correct = (self.sign * z > 0).astype(float)
+            # A random subset estimates the fold's accuracy change; rows
+            # tracked for their closeness to the boundary count against the
+            # whole fold (the others are taken not to flip).
+            self.per_fold = (plan.fold_sizes if plan.near_boundary
+                             else self.in_fold.sum(axis=0))
 
     def _margins_along(self, columns):
         """``D.T @ A_z`` for ``D = [columns, 1]``: (n_columns + 1, u).
@@ -429,7 +478,20 @@ class _HeldOut:
             moved[first:first + D.shape[1]] = self.margins.rmatmat(D)
         return moved
 
-    def gaps(self, points):
+    def evaluate(self, points):
+        """Predicted held-out gaps and accuracy changes, each (n_folds, n_alphas).
+
+        The gap: mean absolute predicted held-out gap. The accuracy change is
+        counted at the predicted margins (None without labels).
+        """
+        moves = self._margin_moves(points) if self.tracks else None
+        gaps = (self._gaps_from_cells(points) if self.from_cells
+                else self._gaps_from_margins(moves))
+        if not self.plan.has_utility:
+            return gaps.T, None
+        return gaps.T, self._accuracy_changes(moves).T
+
+    def _gaps_from_cells(self, points):
         """Mean absolute predicted held-out gap, (n_alphas, n_folds)."""
         X = points.x.transpose(1, 0, 2)  # (a, K, k + 1)
         # c's part, through the cells of its few rows: each fold's columns,
@@ -440,22 +502,29 @@ class _HeldOut:
                  - np.einsum("akq,kqc->akc", X, self.basis_ho))
         return np.mean(np.abs(self.g_ho + moved), axis=2)
 
-    def accuracy_changes(self, points):
-        """Predicted held-out accuracy change, (n_alphas, n_folds).
+    def _gaps_from_margins(self, moves):
+        """Return the same from every validation row's predicted margin change."""
+        moved = (moves @ self.q).reshape(len(moves), self.K, -1)
+        return np.mean(np.abs(self.g_ho + moved), axis=2)
 
-        Counted at the predicted margins ``z - x @ (B's move) + (c's move)``;
-        one sparse pass moves every ``c`` of the batch (none when no weight
-        is clipped).
+    def _margin_moves(self, points):
+        """Predicted change of every tracked margin, (n_alphas, u).
+
+        ``c``'s move less ``x @ (B's move)``, each row under its own fold's
+        weights; one sparse pass moves every ``c`` of the batch (none when
+        no weight is clipped).
         """
         clipped = points.clipped
         a, K, u = points.x.shape[1], self.K, len(self.rows)
         moved = (self.margins.rmatmat(clipped) if clipped.nnz
                  else np.zeros((a * K, u)))
-        folds = self.plan.fold_utility
-        moved = moved.reshape(a, K, u)[:, folds, self.rows]  # own fold's
-        X = points.x.transpose(1, 0, 2)[:, folds]  # (a, u, k + 1)
-        z_new = self.z + moved - np.einsum("auq,uq->au", X, self.row_basis)
-        flips = ((self.sign * z_new > 0) - self.correct) @ self.in_fold
+        moved = moved.reshape(a, K, u)[:, self.fold, self.rows]  # own fold's
+        X = points.x.transpose(1, 0, 2)[:, self.fold]  # (a, u, k + 1)
+        return moved - np.einsum("auq,uq->au", X, self.row_basis)
+
+    def _accuracy_changes(self, moves):
+        """Predicted held-out accuracy change, (n_alphas, n_folds)."""
+        flips = ((self.sign * (self.z + moves) > 0) - self.correct) @ self.in_fold
         return flips / self.per_fold
 
 
@@ -610,9 +679,11 @@ def make_crossfit_plan(objective, y_val, s_val, *, n_folds=5, random_state=None,
         accuracy lost further away (it chose alpha=1e-4 at -9 points).
     margin_columns : bool, default=True
         Track the utility rows' margins as influence columns. False: every
-        validation row is tracked and :meth:`CrossFitPlan.select` needs a
+        validation row is tracked, :meth:`CrossFitPlan.select` needs a
         :class:`MarginShift` (``max_utility_rows`` and ``margins`` are then
-        unused).
+        unused), and the columns are the folds' train-side constraints
+        (``n_folds`` times the objective's constraints) instead of the
+        cells.
 
     Returns
     -------

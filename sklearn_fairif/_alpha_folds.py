@@ -51,6 +51,40 @@ class Columns:
         return np.hstack([b.grad_margins(z) for b in self.blocks])
 
 
+class Combined:
+    """Fixed linear combinations of a constraint block's columns.
+
+    ``values(z) = block.values(z) @ M`` and likewise ``grad_margins``: the
+    folds' train-side constraints as combinations of the (rate, group, fold)
+    cells, solved for directly when the held-out side needs no cell influence.
+
+    Parameters
+    ----------
+    block : FairnessConstraints
+        The cells.
+    M : ndarray of shape (block.n_constraints, n_columns)
+        The combinations.
+    names : list of str
+        One per column.
+    """
+
+    def __init__(self, block, M, names):
+        self.block, self.M, self.names = block, M, list(names)
+
+    @property
+    def n_constraints(self):
+        """Number of columns."""
+        return self.M.shape[1]
+
+    def values(self, z):
+        """Return the combinations' values at margins ``z``."""
+        return self.block.values(z) @ self.M
+
+    def grad_margins(self, z):
+        """Their Jacobian with respect to ``z``, shape (m, n_columns)."""
+        return self.block.grad_margins(z) @ self.M
+
+
 class MarginColumns:
     """The margins ``z_j`` of some validation rows, as constraint columns.
 

@@ -208,24 +208,38 @@ def test_predicted_heldout_gaps_track_refits():
     assert pearsonr(predicted, refitted)[0] > 0.9
 
 
-@pytest.mark.parametrize("class_weight", [None, "balanced"])
-def test_margin_shift_selects_like_the_margin_columns(class_weight):
+@pytest.mark.parametrize(("class_weight", "objective", "n_groups"), [
+    (None, "equalized_odds", 2), ("balanced", "equalized_odds", 2),
+    (None, "equalized_odds", 3), (None, "demographic_parity", 2)])
+def test_margin_shift_selects_like_the_margin_columns(class_weight, objective,
+                                                      n_groups):
     # The estimator predicts every held-out margin through one parameter
-    # shift per batch of weight changes; the selection must equal the one
-    # made from one influence column per (every) validation row.
+    # shift per batch of weight changes, and the held-out gaps from those
+    # margins; the selection must equal the one made from the cells'
+    # influence and one influence column per (every) validation row.
     X, y, X_val, y_val, s_val = _problem(seed=3)
+    if n_groups == 3:
+        s_val = np.where(np.random.default_rng(0).random(len(s_val)) < 0.3, 2,
+                         s_val)
+    if objective == "demographic_parity":
+        y_val = None
     model = ReweightedModel(LogisticRegression(class_weight=class_weight), X, y,
                             classes=np.unique(y), sample_weight=np.ones(len(y)),
                             X_val=X_val)
     adapter = model.adapter(model.fit())
-    columns = make_crossfit_plan("equalized_odds", y_val, s_val, random_state=0,
-                                 max_utility_rows=len(y_val))
+    columns = make_crossfit_plan(objective, y_val, s_val, random_state=0,
+                                 max_utility_rows=len(s_val))
     dense = compute_influence(adapter, columns.constraints, X_val, "exact")
     ref = columns.select(dense.influence, dense.gaps)
-    plan = make_crossfit_plan("equalized_odds", y_val, s_val, random_state=0,
+    plan = make_crossfit_plan(objective, y_val, s_val, random_state=0,
                               margin_columns=False)
-    assert plan.n_columns == plan.n_cells
-    np.testing.assert_array_equal(plan.utility_rows, np.arange(len(y_val)))
+    # Its columns: each fold's train-side constraints, no cells (a cell per
+    # rate, group and fold; a constraint per rate, or per rate and group).
+    k = len(OBJECTIVES[objective]) * (1 if n_groups == 2 else n_groups)
+    assert plan.n_columns == plan.n_folds * k
+    assert plan.n_cells == plan.n_folds * n_groups * len(OBJECTIVES[objective])
+    if y_val is not None:
+        np.testing.assert_array_equal(plan.utility_rows, np.arange(len(y_val)))
     cells = compute_influence(adapter, plan.constraints, X_val, "exact")
     solver = cells.solver
     margins = MarginShift(adapter.decision_function(X_val), lambda D: adapter.logit_jvp(
@@ -235,6 +249,8 @@ def test_margin_shift_selects_like_the_margin_columns(class_weight):
     for key, value in ref.cv_results.items():
         np.testing.assert_allclose(got.cv_results[key], value, rtol=1e-9,
                                    atol=1e-12, err_msg=key)
+    assert np.nanmax(ref.cv_results["heldout_gap"]) - np.nanmin(
+        ref.cv_results["heldout_gap"]) > 1e-4  # not a flat path
     with pytest.raises(ValueError, match="margin_influence"):
         plan.select(cells.influence, cells.gaps)
     with pytest.raises(ValueError, match="margin_influence"):
@@ -263,8 +279,17 @@ def test_heldout_predictions_equal_those_of_the_full_weights(one_fold_per_pass,
     gap, util, change = plan.predict_heldout(cells.influence, cells.gaps, alphas,
                                              margin_influence=margins)
     clipped = 0
-    for k, (A_tr, g_tr, A_ho, g_ho, z, yz) in enumerate(
+    for k, (A_tr, g_tr, A_none, g_ho, z, yz) in enumerate(
             plan.fold_problems(cells.influence, cells.gaps, margins)):
+        # The plan holds no held-out influence: computed here on the fold's
+        # rows alone.
+        assert A_none is None
+        held = plan.folds == k
+        direct = compute_influence(
+            adapter, FairnessConstraints("equalized_odds", y_val[held],
+                                         s_val[held]), X_val[held], "exact")
+        A_ho = direct.influence
+        np.testing.assert_allclose(g_ho, direct.gaps, atol=1e-12)
         sign = 2.0 * yz - 1.0
         for j, alpha in enumerate(alphas):
             d = solve_weights(A_tr, g_tr, alpha, tol=1e-12)[0] - 1.0

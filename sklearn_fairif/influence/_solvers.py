@@ -108,7 +108,8 @@ class CGSolver(BaseEstimator):
     """Matrix-free conjugate gradients on the damped Hessian.
 
     Needs only Hessian-vector products, so memory stays O(P k). The default for
-    networks and for linear models with many features.
+    networks and for linear models with many features. Preconditioned by the
+    Hessian's diagonal where the adapter gives it (linear models).
 
     Parameters
     ----------
