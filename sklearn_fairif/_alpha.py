@@ -414,43 +414,50 @@ class _HeldOut:
     """
 
     def __init__(self, plan, A_train, influence, values, margin_influence):
-        K, n = plan.n_folds, len(A_train)
-        self.K, self.plan = K, plan
+        self.K, self.plan = plan.n_folds, plan
         self.M_ho = plan.M_heldout  # (K, cells, c)
         self.from_cells = plan.margin_columns
         if self.from_cells:
-            A_cells = influence[:, : plan.n_cells]
-            self.A_cells = A_cells
-            self.g_ho = values[: plan.n_cells] @ self.M_ho  # (K, c)
-            cells_gram = A_cells.T @ A_cells
-            self.basis_ho = np.concatenate([  # (K, k + 1, c)
-                n * np.einsum("fdq,de,fec->fqc", plan.M_train, cells_gram,
-                              self.M_ho),
-                (A_cells.sum(axis=0) @ self.M_ho)[:, None]], axis=1)
+            self._cells_basis(influence[:, : plan.n_cells],
+                              values[: plan.n_cells])
         self.tracks = plan.has_utility or not self.from_cells
-        if not self.tracks:
-            return
-        z, A_z = plan.margins(influence, values, margin_influence) \
-            if plan.has_utility else (margin_influence.z, margin_influence)
+        if self.tracks:
+            z, A_z = (plan.margins(influence, values, margin_influence)
+                      if plan.has_utility
+                      else (margin_influence.z, margin_influence))
+            self._track_margins(A_train, z, A_z)
+
+    def _cells_basis(self, A_cells, g_cells):
+        """Set each fold's held-out gaps and their move along its ``B``, from cells."""
+        n = len(A_cells)
+        self.A_cells = A_cells
+        self.g_ho = g_cells @ self.M_ho  # (K, c)
+        cells_gram = A_cells.T @ A_cells
+        self.basis_ho = np.concatenate([  # (K, k + 1, c)
+            n * np.einsum("fdq,de,fec->fqc", self.plan.M_train, cells_gram,
+                          self.M_ho),
+            (A_cells.sum(axis=0) @ self.M_ho)[:, None]], axis=1)
+
+    def _track_margins(self, A_train, z, A_z):
+        """Track the margins' move along their fold's ``B``, with their labels."""
+        plan, (n, _, k) = self.plan, A_train.shape
         self.margins = _as_margin_shift(z, A_z)
         rows = plan.utility_rows if plan.has_utility else np.arange(len(z))
-        fold = plan.folds[rows]
+        self.z, self.fold = z, plan.folds[rows]
         self.rows = np.arange(len(rows))
         # Each tracked row moves along its own fold's basis: (u, k + 1).
         moved = self._margins_along(A_train.reshape(n, -1))
-        k = A_train.shape[2]
-        own = fold[:, None] * k + np.arange(k)  # its fold's columns
+        own = self.fold[:, None] * k + np.arange(k)  # its fold's columns
         self.row_basis = np.column_stack([n * moved[own, self.rows[:, None]],
                                           moved[-1]])
-        self.z, self.fold = z, fold
-        self.in_fold = np.eye(K)[fold]  # (u, K)
+        self.in_fold = np.eye(self.K)[self.fold]  # (u, K)
         if not self.from_cells:
-            # Held-out gap c of fold k moves by sum_j dz_j * q[j, c] over the
-            # fold's rows: q is the cells' gradient, combined per fold.
-            # As one (m, K c) matrix, zero off each row's fold: a product.
-            grads = plan.cells.grad_margins(z)  # (m, cells)
+            # Held-out gap c of fold f moves by sum_j dz_j q[j, c] over the
+            # fold's rows, q the cells' gradient combined by M_ho[f]: one
+            # (u, K c) matrix, zero off each row's fold.
             self.g_ho = plan.cells.values(z) @ self.M_ho
-            q = np.einsum("jd,jdc->jc", grads, self.M_ho[fold])
+            q = np.einsum("jd,jdc->jc", plan.cells.grad_margins(z),
+                          self.M_ho[self.fold])
             self.q = (self.in_fold[:, :, None] * q[:, None, :]).reshape(
                 len(z), -1)
         if plan.has_utility:

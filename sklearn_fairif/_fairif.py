@@ -78,7 +78,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
         smallest mean held-out gap among those whose predicted held-out
         accuracy falls by at most ``tol`` (if none does, the largest, 10,
         with a warning). Everything comes from the
-        influence stage: the folds' cells are extra right-hand sides of its
+        influence stage: the folds' constraints are extra right-hand sides of its
         exact solve (or, with an iterative solver, of a second solve to a
         looser tolerance), and the held-out margins move by the first-order
         parameter shift of each candidate's weights.
