@@ -288,10 +288,12 @@ NOTES = """
 - The influence passes stream in batches of at least 4,096 rows on the CPU
   (2.7x faster HVPs and 5x faster per-sample influences than skorch's 128).
 - The tables above time the fit's own 2 constraints. A whole fit with
-  ``alpha="auto"`` (the default) also solves the folds' 20 cell columns in
-  its influence stage and one CG solve per batch of candidates in its
-  selection, stopped at a relative residual of 1e-3: several times the
-  2-constraint influence stage (the whole-fit line above; the CNN below).
+  ``alpha="auto"`` (the default) also solves the folds' 10 train-side
+  constraint columns in its influence stage, and in its selection the
+  folds' 11 basis columns and one CG solve per batch of candidates (a
+  column per clipped training row, at most 20), all stopped at a relative
+  residual of 1e-3: several times the 2-constraint influence stage (the
+  whole-fit line above; the CNN below).
   ``influence_params="last_layer"`` makes all of it one exact solve.
 - The CNN's training set (3,500 rows) is below the subsample floor, so there
   every CG iteration is a full pass over the data; its HVPs, through two
