@@ -81,7 +81,7 @@ class Combined:
         return self.block.values(z) @ self.M
 
     def grad_margins(self, z):
-        """Their Jacobian with respect to ``z``, shape (m, n_columns)."""
+        """Return their Jacobian with respect to ``z``, shape (m, n_columns)."""
         return self.block.grad_margins(z) @ self.M
 
 

@@ -256,8 +256,11 @@ def _jacobi(adapter, damping):
     diagonal = getattr(adapter, "hessian_diagonal", None)
     if diagonal is None:
         return lambda r: r
-    inverse = adapter.from_numpy(
-        1.0 / (np.asarray(diagonal(), dtype=float) + damping)[:, None])
+    diagonal = np.asarray(diagonal(), dtype=float) + damping
+    # A zero entry (an all-zero feature, no penalty, no damping) is left
+    # unscaled rather than divided by.
+    inverse = 1.0 / np.where(diagonal > 0, diagonal, 1.0)
+    inverse = adapter.from_numpy(inverse[:, None])
     return lambda r: r * inverse
 
 

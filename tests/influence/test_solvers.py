@@ -151,6 +151,29 @@ def test_cg_preconditions_with_the_hessian_diagonal():
     assert iterations["jacobi"] < 0.5 * iterations["plain"], iterations
 
 
+def test_cg_preconditioner_skips_a_zero_diagonal_entry():
+    # An all-zero feature without penalty or damping: its Hessian row is zero.
+    # The preconditioner leaves that coordinate unscaled (no 1/0), and a
+    # right-hand side outside it is solved as usual.
+    H = np.diag([0.0, 1.0, 4.0])
+    H[1, 2] = H[2, 1] = 0.5
+
+    class Singular:
+        n_samples, n_params = 10, 3
+        to_numpy = from_numpy = staticmethod(np.asarray)
+
+        def hvp(self, V, batch=None):
+            return H @ V
+
+        def hessian_diagonal(self):
+            return np.diag(H).copy()
+
+    b = np.array([[0.0], [1.0], [2.0]])
+    u = CGSolver(tol=1e-12).solve(Singular(), b)
+    assert np.all(np.isfinite(u))
+    np.testing.assert_allclose(H @ u, b, atol=1e-10)
+
+
 def _lissa_depth(H, damping, scale, target=1e-12):
     # The error contracts by (1 - lambda_min / scale) per step.
     lam = np.linalg.eigvalsh(H + damping * np.eye(len(H)))
