@@ -39,6 +39,7 @@ PRESETS = {
 
 def methods(config):
     return [ERM(make_tabular_pipeline()), FairIF(make_tabular_pipeline()),
+            FairIF(make_tabular_pipeline(), alpha=0.3, name="FairIF (alpha=0.3)"),
             FairIF(make_tabular_pipeline(), alpha=list(config.alphas),
                    name="FairIF (alpha on val)"),
             LiLiu(make_tabular_pipeline()), JTT(make_tabular_pipeline())]
