@@ -210,7 +210,7 @@ class LinearAdapter:
         CG with ``hessian_samples`` passes the same index array to every
         iteration, so the rows are gathered once.
         """
-        curvature = self.sw * self.p * (1.0 - self.p)
+        curvature = self._curvature()
         if batch is None:
             return self.X, curvature
         cached = self._batch_cache
@@ -218,12 +218,19 @@ class LinearAdapter:
             cached = self._batch_cache = (batch, self.X[batch], curvature[batch])
         return cached[1], cached[2]
 
+    def _curvature(self):
+        """Each row's weight in the Hessian, ``s_i p_i (1 - p_i)``."""
+        return self.sw * self.p * (1.0 - self.p)
+
     def hessian_diagonal(self):
         """Diagonal of :meth:`hessian`, shape (P,), without forming it."""
-        curvature = self.sw * self.p * (1.0 - self.p)
-        X = self.X
-        squares = X.multiply(X) if sparse.issparse(X) else X * X
-        diagonal = np.asarray(squares.T @ curvature).ravel()
+        curvature, X = self._curvature(), self.X
+        # Dense: one pass without an n x P copy of the squares (hessian()
+        # likewise never copies all of X); sparse: a copy of the stored
+        # entries only.
+        diagonal = (np.asarray(X.multiply(X).T @ curvature).ravel()
+                    if sparse.issparse(X)
+                    else np.einsum("ij,ij,i->j", X, X, curvature))
         if self.fit_intercept:
             diagonal = np.append(diagonal, curvature.sum())
         return diagonal / self.n_samples + self._regulariser()
@@ -235,7 +242,7 @@ class LinearAdapter:
         block of the weighted design matrix, never a copy of all of X.
         """
         X, n = self.X, self.n_samples
-        curvature = self.sw * self.p * (1.0 - self.p)
+        curvature = self._curvature()
         d = X.shape[1]
         XtWX, col = np.zeros((d, d)), np.zeros(d)
         rows = max(1, _HESSIAN_BLOCK_VALUES // max(d, 1))
