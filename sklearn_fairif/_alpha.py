@@ -643,6 +643,52 @@ def choose_alpha(alphas, gap, utility_change, weight_change, *, tol,
     return AlphaSelection(float(alphas[chosen]), cv_results)
 
 
+def first_within_budget(n_candidates, within_budget, max_tries):
+    """Search for the first candidate that keeps the accuracy budget (pure).
+
+    The candidates lie above a choice whose refit broke the budget, so the
+    first that keeps it is usually near: candidates 0, 1, 3, 7, ... are tried
+    until one keeps it (each gap twice the last), then the interval below
+    it is bisected with the tries left.
+
+    Parameters
+    ----------
+    n_candidates : int
+        Candidates ``0 .. n_candidates - 1``, in increasing alpha. A larger
+        alpha reweights less, so the budget is taken to hold from some
+        candidate on.
+    within_budget : callable
+        ``within_budget(i)`` refits candidate ``i`` and says whether its
+        validation accuracy kept the budget; called at most ``max_tries``
+        times, never twice on one candidate.
+    max_tries : int
+        Most refits.
+
+    Returns
+    -------
+    first : int or None
+        The smallest candidate found within budget, or None when every one
+        tried broke it.
+    """
+    failed, passed, tries = -1, None, 0
+    while passed is None and failed < n_candidates - 1 and tries < max_tries:
+        # 1, 2, 4, 8, ... steps above the choice: 0, 1, 3, 7, ...
+        candidate = min(max(0, 2 * failed + 1), n_candidates - 1)
+        tries += 1
+        if within_budget(candidate):
+            passed = candidate
+        else:
+            failed = candidate
+    while passed is not None and passed - failed > 1 and tries < max_tries:
+        middle = (failed + passed) // 2
+        tries += 1
+        if within_budget(middle):
+            passed = middle
+        else:
+            failed = middle
+    return passed
+
+
 def make_crossfit_plan(objective, y_val, s_val, *, n_folds=5, random_state=None,
                        temperature=1.0, surrogate="softmax",
                        max_utility_rows="auto", n_samples=None,

@@ -112,6 +112,11 @@ class AlphaPathDisplay:
         The accuracy budget (the estimator's ``tol``).
     baseline_gap : float, default=None
         The unweighted model's gap, drawn as a dotted line.
+    refitted_accuracy : array-like of shape (n_alphas,), default=None
+        ``"crossfit"`` only: the change of validation accuracy of the
+        candidates that were refitted (NaN for the others), drawn as
+        crosses on the accuracy axis: the choice and any finalists its
+        refit check tried.
 
     Attributes
     ----------
@@ -131,6 +136,8 @@ class AlphaPathDisplay:
         The band of ``accuracy_std``.
     tol_line_ : matplotlib Line2D or None
         The horizontal line at ``baseline_accuracy - tol``.
+    refitted_marker_ : matplotlib Line2D or None
+        The crosses of ``refitted_accuracy``.
     baseline_gap_line_ : matplotlib Line2D or None
         The horizontal line at ``baseline_gap``.
     chosen_line_ : matplotlib Line2D
@@ -164,7 +171,8 @@ class AlphaPathDisplay:
 
     def __init__(self, *, alphas, gap, alpha_chosen, kind="crossfit", gap_std=None,
                  accuracy=None, accuracy_std=None, admissible=None,
-                 baseline_accuracy=None, tol=None, baseline_gap=None):
+                 baseline_accuracy=None, tol=None, baseline_gap=None,
+                 refitted_accuracy=None):
         self.alphas = alphas
         self.gap = gap
         self.alpha_chosen = alpha_chosen
@@ -176,6 +184,7 @@ class AlphaPathDisplay:
         self.baseline_accuracy = baseline_accuracy
         self.tol = tol
         self.baseline_gap = baseline_gap
+        self.refitted_accuracy = refitted_accuracy
 
     @classmethod
     def from_estimator(cls, estimator, *, X_val=None, y_val=None, ax=None,
@@ -242,6 +251,8 @@ class AlphaPathDisplay:
                 accuracy_std=results["heldout_utility_change_std"],
                 admissible=results["admissible"], baseline_accuracy=0.0,
                 tol=estimator.tol, alpha_chosen=estimator.alpha_,
+                refitted_accuracy=(results["val_accuracy_refitted"]
+                                   - results["val_accuracy_unweighted"]),
             )
         else:
             accuracy = np.asarray(results["val_accuracy"], dtype=float)
@@ -276,6 +287,8 @@ class AlphaPathDisplay:
             "gap_std": _optional_array(self.gap_std, n, "gap_std"),
             "accuracy": _optional_array(self.accuracy, n, "accuracy"),
             "accuracy_std": _optional_array(self.accuracy_std, n, "accuracy_std"),
+            "refitted": _optional_array(self.refitted_accuracy, n,
+                                        "refitted_accuracy"),
             "admissible": None if self.admissible is None else _optional_array(
                 self.admissible, n, "admissible").astype(bool),
         }
@@ -338,7 +351,7 @@ class AlphaPathDisplay:
         ax.set_ylabel("predicted held-out gap" if crossfit else "validation gap")
 
         self.accuracy_ax_ = self.accuracy_line_ = None
-        self.accuracy_band_ = self.tol_line_ = None
+        self.accuracy_band_ = self.tol_line_ = self.refitted_marker_ = None
         if a["accuracy"] is not None and np.isfinite(a["accuracy"]).any():
             self._plot_accuracy(ax, alphas, a, accuracy_kw)
 
@@ -386,6 +399,13 @@ class AlphaPathDisplay:
             self.tol_line_ = acc_ax.axhline(
                 threshold, color=self.accuracy_line_.get_color(), ls="--", lw=1,
                 label=text)
+        refitted = a["refitted"]
+        if crossfit and refitted is not None and np.isfinite(refitted).any():
+            on = np.isfinite(refitted)
+            (self.refitted_marker_,) = acc_ax.plot(
+                alphas[on], refitted[on], "x", ms=7, mew=1.5,
+                color=self.accuracy_line_.get_color(),
+                label="validation accuracy change (refitted)")
         acc_ax.set_ylabel("predicted held-out accuracy change" if crossfit
                           else "validation accuracy")
         self.accuracy_ax_ = acc_ax

@@ -10,7 +10,7 @@ from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import _fit_context, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._alpha import MarginShift, make_crossfit_plan
+from ._alpha import MarginShift, first_within_budget, make_crossfit_plan
 from ._base import BaseInfluenceReweighting
 from ._objectives import FairnessConstraints
 from ._weights import solve_weights
@@ -31,6 +31,12 @@ from .utils._logging import (
 # the smallest value whose validation accuracy stayed within one point of the
 # unweighted model's on Adult, COMPAS and German (benchmarks/results).
 DEFAULT_ALPHA = 0.3
+
+# alpha="auto" refits at most this many larger candidates when its choice's
+# refit loses more than tol of validation accuracy: one, two or four grid
+# steps up (a factor of 2.2 each), enough where the COMPAS MLP's choices
+# missed (one or two steps), at most three more trainings of a network.
+MAX_FINALIST_REFITS = 3
 
 # Relative residual at which the selection's conjugate-gradients solves stop
 # (the fit's own stay at the solver's tol): see _selection_solver.
@@ -81,7 +87,11 @@ class FairIFClassifier(BaseInfluenceReweighting):
         influence stage: the folds' constraints are extra right-hand sides of its
         exact solve (or, with an iterative solver, of a second solve to a
         looser tolerance), and the held-out margins move by the first-order
-        parameter shift of each candidate's weights.
+        parameter shift of each candidate's weights. The choice is then
+        refitted; if that refit's validation accuracy falls by more than
+        ``tol`` (a network's refit can lose more than its first-order
+        prediction), up to three larger candidates are refitted (one, two
+        and four grid steps up) and the smallest that keeps it is used.
         When the validation set is too small to give every fold each group x
         label cell, a warning is issued and 0.3 is used.
 
@@ -142,8 +152,9 @@ class FairIFClassifier(BaseInfluenceReweighting):
         share out; threads take turns. A linear model's pass is one matrix
         product, kept in this process unless it is very large.
     tol : float, default=0.01
-        Validation-accuracy tolerance when choosing ``alpha`` (``"auto"`` or
-        a list).
+        Validation-accuracy tolerance when choosing ``alpha`` (``"auto"``:
+        of the predicted held-out accuracy, then of the refitted model's
+        validation accuracy; a list: of the refits').
     influence_estimator : estimator, default=None
         A supported model (e.g. ``LogisticRegression()`` or a Pipeline ending in
         one) used only to compute the weights, when ``estimator`` itself has no
@@ -193,9 +204,15 @@ class FairIFClassifier(BaseInfluenceReweighting):
         candidate: ``"alpha"``, ``"heldout_gap"`` and ``"heldout_gap_std"``
         (mean and spread over folds of the predicted held-out gap),
         ``"heldout_utility_change"`` (and ``_std``: the predicted change of
-        the held-out accuracy), ``"weight_change"`` and ``"admissible"``, plus
-        the floats ``"val_accuracy_chosen"`` and ``"val_gap_chosen"``, the
-        refitted model's validation numbers. The scan of the candidates runs
+        the held-out accuracy), ``"weight_change"``, ``"admissible"`` and
+        ``"val_accuracy_refitted"`` (the validation accuracy of each
+        candidate refitted, NaN for the others), plus the floats
+        ``"val_accuracy_unweighted"`` (the stage-1 model's),
+        ``"val_accuracy_chosen"`` and ``"val_gap_chosen"`` (the refitted
+        model's). The candidate of least predicted held-out gap among the
+        admissible ones is refitted; if its validation accuracy falls by more
+        than ``tol``, so are up to three larger ones, and ``alpha_`` is the
+        smallest of them that keeps it. The scan of the candidates runs
         from the largest down and stops once smaller ones lose more than
         ``2 * tol`` of predicted accuracy twice in a row: the candidates it
         did not reach are NaN (and not admissible). Accuracies are NaN
@@ -353,12 +370,18 @@ class FairIFClassifier(BaseInfluenceReweighting):
                     influence_model, influence_fit, constraints, validation,
                     alphas, times)
                 self._check_influence(result)
-                path = self._alpha_path(model, influence_model, constraints,
-                                        result, alphas, initial, times,
-                                        None if influence_model is not model
-                                        else shift)
-                best, hard_before = self._select(path, model, initial, constraints,
-                                                 validation)
+                refit = partial(self._alpha_path, model, influence_model,
+                                constraints, result, initial=initial, times=times,
+                                shift=None if influence_model is not model
+                                else shift)
+                path = refit(alphas)
+                best, hard_before, acc_before = self._select(
+                    path, model, initial, constraints, validation)
+                if selection is not None:
+                    best, path = self._refit_finalists(
+                        best, selection, refit, acc_before,
+                        partial(self._score, model=model,
+                                constraints=constraints, validation=validation))
                 self._check_weights_moved(best, result)
                 fitted, weights = best["estimator"], best["weights"]
                 soft_after = self._soft_after(model, influence_model, constraints,
@@ -377,7 +400,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
         self.solver_ = result.solver
         self.alpha_ = best["alpha"]
         self.constraint_names_ = list(constraints.names)
-        self.cv_results_ = _cv_results(path, selection)
+        self.cv_results_ = _cv_results(path, selection, best, acc_before)
         self.validation_gaps_ = {
             "before": result.gaps,
             "predicted": best["predicted"],
@@ -574,17 +597,68 @@ class FairIFClassifier(BaseInfluenceReweighting):
     def _select(self, path, model, initial, constraints, validation):
         """Score every alpha's refit on the validation set.
 
-        Returns the chosen entry and the hard gaps of the unweighted model.
+        Returns the chosen entry, the hard gaps of the unweighted model and
+        its validation accuracy.
         """
         y_before = model.validation_predictions(initial)
         hard_before = constraints.hard_values(y_before)
         acc_before = _accuracy(y_before, validation.y)
-        for entry in path:
+        self._score(path, model=model, constraints=constraints,
+                    validation=validation)
+        return _choose_alpha(path, acc_before, self.tol), hard_before, acc_before
+
+    @staticmethod
+    def _score(entries, *, model, constraints, validation):
+        """Add each refit's validation hard gaps, mean gap and accuracy."""
+        for entry in entries:
             y_pred = model.validation_predictions(entry["estimator"])
             entry["hard"] = constraints.hard_values(y_pred)
             entry["accuracy"] = _accuracy(y_pred, validation.y)
             entry["gap"] = float(np.mean(np.abs(entry["hard"])))
-        return _choose_alpha(path, acc_before, self.tol), hard_before
+
+    def _refit_finalists(self, best, selection, refit, acc_before, score):
+        """``alpha="auto"``: check the choice by its refit, move up if it fails.
+
+        The selection predicts the held-out accuracy to first order; a
+        network's refit, another training run, can lose more than predicted.
+        When the refitted validation accuracy falls by more than ``tol``, up
+        to :data:`MAX_FINALIST_REFITS` larger scanned candidates are refitted
+        in search of the smallest that keeps it
+        (:func:`~sklearn_fairif._alpha.first_within_budget`). Returns the
+        chosen entry and every refitted one.
+        """
+        if np.isnan(acc_before) or best["accuracy"] >= acc_before - self.tol:
+            return best, [best]
+        alphas = selection.cv_results["alpha"]
+        above = alphas[(alphas > best["alpha"])
+                       & np.isfinite(selection.cv_results["heldout_gap"])]
+        logger.info(
+            "alpha='auto': the refit at alpha=%g lost %.3g of validation "
+            "accuracy (tol=%g); refitting up to %d larger candidates.",
+            best["alpha"], acc_before - best["accuracy"], self.tol,
+            min(MAX_FINALIST_REFITS, len(above)))
+        tried = [best]
+
+        def within_budget(i):
+            tried.append(refit([float(above[i])])[0])
+            score(tried[-1:])
+            return tried[-1]["accuracy"] >= acc_before - self.tol
+
+        first = first_within_budget(len(above), within_budget,
+                                    MAX_FINALIST_REFITS)
+        if first is not None:
+            return next(e for e in tried if e["alpha"] == above[first]), tried
+        # Ties go to the larger alpha: the smaller weight change.
+        chosen = max(tried, key=lambda e: (e["accuracy"], e["alpha"]))
+        warnings.warn(
+            f"alpha='auto': every refitted candidate lost more than tol={self.tol:g} "
+            f"of validation accuracy (alpha={best['alpha']:g} and "
+            f"{len(tried) - 1} larger); the most accurate, "
+            f"alpha={chosen['alpha']:g}, is used.",
+            UserWarning,
+            stacklevel=4,  # this, fit, its _fit_context wrapper, caller
+        )
+        return chosen, tried
 
     def _check_weights_moved(self, best, result):
         """Warn when the weights stay at 1 although the influence is not zero."""
@@ -665,7 +739,7 @@ def _margin_shift(adapter, X_val, shift):
     return MarginShift(adapter.decision_function(X_val), margins_change)
 
 
-def _cv_results(path, selection):
+def _cv_results(path, selection, best, acc_before):
     """``cv_results_``: the refitted path, or the cross-fitted selection."""
     refitted = {
         "alpha": [e["alpha"] for e in path],
@@ -676,10 +750,17 @@ def _cv_results(path, selection):
     if selection is None:
         return refitted
     # The candidates are judged by cross-fitted predictions; the chosen one
-    # is also refitted, and its (in-sample) validation numbers are kept.
+    # (and any finalist its check refitted) also by its refit's validation
+    # numbers (in-sample for the gap).
+    alphas = selection.cv_results["alpha"]
+    val_accuracy = np.full(len(alphas), np.nan)
+    for entry in path:
+        val_accuracy[alphas == entry["alpha"]] = entry["accuracy"]
     return {**selection.cv_results,
-            "val_accuracy_chosen": refitted["val_accuracy"][0],
-            "val_gap_chosen": refitted["val_gap"][0]}
+            "val_accuracy_refitted": val_accuracy,
+            "val_accuracy_unweighted": acc_before,
+            "val_accuracy_chosen": best["accuracy"],
+            "val_gap_chosen": best["gap"]}
 
 
 def _accuracy(y_pred01, y_val):

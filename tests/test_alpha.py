@@ -10,6 +10,7 @@ from sklearn_fairif._alpha import (
     DEFAULT_ALPHAS,
     MarginShift,
     choose_alpha,
+    first_within_budget,
     make_crossfit_plan,
     make_folds,
 )
@@ -179,6 +180,35 @@ def test_choose_alpha_breaks_ties_towards_larger_alpha():
     assert sel.alpha == 0.1
 
 
+@pytest.mark.parametrize("n", [1, 2, 5, 16])
+def test_first_within_budget_finds_a_near_first_candidate(n):
+    for first in range(n + 1):  # n: no candidate keeps the budget
+        tried = []
+
+        def within_budget(i, first=first, tried=tried):
+            assert i not in tried and 0 <= i < n
+            tried.append(i)
+            return i >= first
+
+        found = first_within_budget(n, within_budget, max_tries=3)
+        assert len(tried) <= 3
+        if first == n:
+            assert found is None
+        elif first <= 1 or (first == 3 and n > 3):
+            assert found == first  # one, two or four steps up: exact
+        elif first == 2:
+            assert found == (3 if n > 3 else 2)  # within one step
+        else:
+            assert found is None or found >= first
+
+
+def test_first_within_budget_bisects_with_the_tries_left():
+    tried = []
+    found = first_within_budget(16, lambda i: tried.append(i) or i >= 5,
+                                max_tries=5)
+    assert found == 5 and tried == [0, 1, 3, 7, 5]
+
+
 # ---------------------------------------------------------- integration
 def _problem(seed=0, n=3000):
     X, y, s = make_biased_classification(n, bias="group_size", random_state=seed)
@@ -322,6 +352,74 @@ def test_auto_alpha_in_the_estimator():
                                             s_val=s_val)
     assert (np.abs(clf.validation_gaps_["after"]).mean()
             < np.abs(base.validation_gaps_["before"]).mean())
+
+
+def test_auto_alpha_keeps_its_choice_when_the_refit_keeps_the_budget():
+    X, y, X_val, y_val, s_val = _problem(seed=1)
+    clf = FairIFClassifier(random_state=0).fit(X, y, X_val=X_val, y_val=y_val,
+                                               s_val=s_val)
+    res = clf.cv_results_
+    refitted = np.flatnonzero(np.isfinite(res["val_accuracy_refitted"]))
+    assert list(res["alpha"][refitted]) == [clf.alpha_]  # no finalist refit
+    assert res["val_accuracy_chosen"] == pytest.approx(
+        clf.estimator_.score(X_val, y_val))
+    assert res["val_accuracy_chosen"] >= (
+        clf.initial_estimator_.score(X_val, y_val) - clf.tol)
+
+
+def _refits_lose_accuracy_below(monkeypatch, threshold, loss=0.5):
+    """Make every refit at alpha < threshold score ``loss`` lower."""
+    score = FairIFClassifier._score
+
+    def penalised(entries, **kwargs):
+        score(entries, **kwargs)
+        for entry in entries:
+            entry["accuracy"] -= loss * (entry["alpha"] < threshold)
+
+    monkeypatch.setattr(FairIFClassifier, "_score", staticmethod(penalised))
+
+
+def test_auto_alpha_moves_up_when_the_refit_breaks_the_budget(monkeypatch):
+    X, y, X_val, y_val, s_val = _problem(seed=1)
+    kw = {"X_val": X_val, "y_val": y_val, "s_val": s_val}
+    predicted = FairIFClassifier(random_state=0).fit(X, y, **kw).alpha_
+    # The first scanned candidate two steps above the choice keeps the budget.
+    threshold = predicted * 4
+    _refits_lose_accuracy_below(monkeypatch, threshold)
+    clf = FairIFClassifier(random_state=0).fit(X, y, **kw)
+    res = clf.cv_results_
+    above = res["alpha"][res["alpha"] > predicted]
+    assert len(above) >= 2
+    assert clf.alpha_ == above[above >= threshold][0]
+    refitted = res["alpha"][np.isfinite(res["val_accuracy_refitted"])]
+    assert list(refitted) == [predicted, above[0], above[1]]
+    # Each finalist is a real refit at its alpha: the same validation
+    # accuracy as a fit at that fixed alpha (penalised likewise).
+    for alpha in refitted:
+        fixed = FairIFClassifier(alpha=float(alpha)).fit(X, y, **kw)
+        expected = fixed.cv_results_["val_accuracy"][0]
+        j = list(res["alpha"]).index(alpha)
+        assert res["val_accuracy_refitted"][j] == pytest.approx(
+            expected, abs=2 / len(y_val))
+    assert res["val_accuracy_chosen"] == res["val_accuracy_refitted"][
+        list(res["alpha"]).index(clf.alpha_)]
+    assert clf.estimator_.score(X_val, y_val) == pytest.approx(
+        res["val_accuracy_chosen"], abs=2 / len(y_val))
+
+
+def test_auto_alpha_warns_when_no_finalist_keeps_the_budget(monkeypatch):
+    X, y, X_val, y_val, s_val = _problem(seed=1)
+    _refits_lose_accuracy_below(monkeypatch, np.inf)
+    clf = FairIFClassifier(random_state=0)
+    with pytest.warns(UserWarning, match="every refitted candidate lost"):
+        clf.fit(X, y, X_val=X_val, y_val=y_val, s_val=s_val)
+    res = clf.cv_results_
+    refitted = np.isfinite(res["val_accuracy_refitted"])
+    assert refitted.sum() == 4  # the choice and three finalists
+    best = np.nanmax(res["val_accuracy_refitted"])
+    assert res["val_accuracy_chosen"] == best
+    assert clf.alpha_ == res["alpha"][refitted][
+        np.flatnonzero(res["val_accuracy_refitted"][refitted] == best)[-1]]
 
 
 def test_auto_alpha_on_a_tiny_validation_set_falls_back():

@@ -51,7 +51,7 @@ def _shaded(display, alpha):
 
 
 # ------------------------------------------------------------- alpha="auto"
-def test_crossfit_path_artists(auto_fit):
+def test_crossfit_path_artists(auto_fit, biased_split):
     results = auto_fit.cv_results_
     display = AlphaPathDisplay.from_estimator(auto_fit)
     assert display.kind == "crossfit"
@@ -79,6 +79,14 @@ def test_crossfit_path_artists(auto_fit):
     assert_allclose(display.accuracy_line_.get_ydata(), util[np.isfinite(util)])
     assert_allclose(display.tol_line_.get_ydata(), [-auto_fit.tol] * 2)
     assert display.accuracy_band_ is not None
+
+    # The refitted choice: a cross at its validation accuracy change.
+    assert display.refitted_marker_.axes is display.accuracy_ax_
+    assert_allclose(display.refitted_marker_.get_xdata(), [auto_fit.alpha_])
+    X_val, y_val = biased_split[2:4]
+    change = (auto_fit.estimator_.score(X_val, y_val)
+              - auto_fit.initial_estimator_.score(X_val, y_val))
+    assert_allclose(display.refitted_marker_.get_ydata(), [change])
 
 
 def test_crossfit_shades_exactly_the_inadmissible_alphas(auto_fit):
