@@ -99,6 +99,13 @@ class FairnessConstraints:
         entries otherwise.
     V, T : ndarray of shape (m, k)
         Row weights and signs, see the module docstring.
+    signs : ndarray of shape (m, n_signs)
+        The distinct columns of ``T``, one per rate (every column of a rate
+        has its signs): the sigmoids are computed once per rate, not per
+        constraint, which the cells of ``alpha="auto"`` (one per rate, group
+        and fold) need.
+    sign_of_column : ndarray of shape (k,)
+        Each constraint's column of ``signs``.
     """
 
     def __init__(self, objective, y_val, s_val, *, temperature=1.0,
@@ -114,21 +121,25 @@ class FairnessConstraints:
         m = len(s_val)
         y = np.zeros(m) if y_val is None else np.asarray(y_val, dtype=float)
         columns = _group_contrasts if contrast == "pairwise" else _group_rates
-        names, V, T, rates, column_groups = [], [], [], [], []
+        names, V, rates, column_groups, of_column = [], [], [], [], []
+        signs = []
         for rate in OBJECTIVES[objective]:
             rows_of, sign_of = _RATES[rate]
             rows = rows_of(y)
+            signs.append(sign_of(y))
             for name, v, group in columns(rate, rows, s_val, groups):
                 names.append(name)
                 V.append(v)
-                T.append(sign_of(y))
                 rates.append(rate)
                 column_groups.append(group)
+                of_column.append(len(signs) - 1)
         self.names = names
         self.rates = rates
         self.groups = column_groups
         self.V = np.column_stack(V)
-        self.T = np.column_stack(T)
+        self.signs = np.column_stack(signs)
+        self.sign_of_column = np.array(of_column)
+        self.T = self.signs[:, self.sign_of_column]
         self._noise = None
         if surrogate == "gumbel":
             # Fixed draws: the objective stays a deterministic function of z,
@@ -142,31 +153,29 @@ class FairnessConstraints:
         return self.V.shape[1]
 
     def _soft(self, z):
-        """Soft indicators, shape (draws, m, k)."""
+        """Soft indicators (draws, m, n_signs) per sign column, and each constraint's."""
         z = np.asarray(z, dtype=float)[None, :]
         if self._noise is not None:
             z = z + self._noise
-        return expit(self.T[None] * z[:, :, None] / self.temperature)
+        return (expit(self.signs[None] * z[:, :, None] / self.temperature),
+                self.sign_of_column)
 
     def values(self, z):
         """Soft constraint values ``g`` of shape (k,) at margins ``z``."""
-        return np.einsum("jc,djc->c", self.V, self._soft(z)) / self._n_draws
+        p, of_column = self._soft(z)
+        return np.einsum("jc,jc->c", self.V, p.mean(axis=0)[:, of_column])
 
     def grad_margins(self, z):
         """Jacobian ``dg / dz`` of shape (m, k) at margins ``z``."""
-        p = self._soft(z)
+        p, of_column = self._soft(z)
         dp = (p * (1.0 - p)).mean(axis=0)
-        return self.V * self.T * dp / self.temperature
+        return self.V * self.T * dp[:, of_column] / self.temperature
 
     def hard_values(self, y_pred):
         """Constraint values with hard 0/1 predictions ``y_pred``."""
         predicted_positive = (np.asarray(y_pred) == 1)[:, None]
         hit = np.where(self.T > 0, predicted_positive, ~predicted_positive)
         return (self.V * hit).sum(axis=0)
-
-    @property
-    def _n_draws(self):
-        return 1 if self._noise is None else self._noise.shape[0]
 
 
 def stack_constraints(first, *others):
@@ -198,8 +207,12 @@ def stack_constraints(first, *others):
             )
     stacked = copy.copy(first)
     stacked.V = np.hstack([c.V for c in members])
-    stacked.T = np.hstack([c.T * (first.temperature / c.temperature)
-                           for c in members])
+    stacked.signs = np.hstack([c.signs * (first.temperature / c.temperature)
+                               for c in members])
+    offsets = np.cumsum([0] + [c.signs.shape[1] for c in members])
+    stacked.sign_of_column = np.concatenate(
+        [c.sign_of_column + o for c, o in zip(members, offsets, strict=False)])
+    stacked.T = stacked.signs[:, stacked.sign_of_column]
     stacked.names = [n for c in members for n in c.names]
     stacked.rates = [r for c in members for r in c.rates]
     stacked.groups = [g for c in members for g in c.groups]

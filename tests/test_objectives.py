@@ -11,7 +11,7 @@ import pytest
 from scipy.special import expit
 from sklearn.metrics import accuracy_score
 
-from sklearn_fairif._objectives import FairnessConstraints
+from sklearn_fairif._objectives import FairnessConstraints, stack_constraints
 
 # objective -> list of (rate name, cell of rows it averages over, per-row soft
 # indicator as a function of (z, y, tau)).
@@ -139,6 +139,42 @@ def test_demographic_parity_needs_no_labels():
     expected, _ = _hand_values("demographic_parity", z, y, s, 1.0)
     np.testing.assert_allclose(without, expected, rtol=1e-12)
     np.testing.assert_allclose(with_labels, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("surrogate", ["softmax", "gumbel"])
+def test_stacked_sets_keep_each_sets_signs_and_temperature(surrogate):
+    # The sigmoids are computed once per sign column (one per rate); a stack
+    # renumbers its members' sign columns: 2 + 1 + 1 here, at 3 temperatures.
+    z, y, s = _case(2, groups=("a", "b", "c"))
+    members = [
+        FairnessConstraints("equalized_odds", y, s, surrogate=surrogate,
+                            random_state=0),
+        FairnessConstraints("accuracy_parity", y, s, temperature=0.5,
+                            surrogate=surrogate, random_state=0),
+        FairnessConstraints("demographic_parity", None, s, temperature=2.0,
+                            surrogate=surrogate, random_state=0),
+    ]
+    stacked = stack_constraints(*members)
+    assert stacked.signs.shape[1] == 4
+    # One seed: every member drew the first one's Gumbel noise.
+    np.testing.assert_allclose(
+        stacked.values(z), np.concatenate([c.values(z) for c in members]),
+        rtol=1e-12)
+    np.testing.assert_allclose(
+        stacked.grad_margins(z), np.hstack([c.grad_margins(z) for c in members]),
+        rtol=1e-12)
+    y_pred = (z > 0).astype(int)
+    np.testing.assert_array_equal(
+        stacked.hard_values(y_pred),
+        np.concatenate([c.hard_values(y_pred) for c in members]))
+    # Each column's values from its own temperature, by the definition.
+    expected = np.concatenate([
+        _hand_values(objective, z, y, s, tau)[0] for objective, tau in
+        [("equalized_odds", 1.0), ("accuracy_parity", 0.5),
+         ("demographic_parity", 2.0)]])
+    if surrogate == "softmax":
+        np.testing.assert_allclose(stacked.values(z), expected, rtol=1e-12,
+                                   atol=1e-14)
 
 
 def _central_fd_jacobian(fun, z, h):
