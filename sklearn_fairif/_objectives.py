@@ -153,7 +153,7 @@ class FairnessConstraints:
         return self.V.shape[1]
 
     def _soft(self, z):
-        """Soft indicators (draws, m, n_signs) per sign column, and each constraint's."""
+        """Soft indicators (draws, m, n_signs), and each constraint's sign column."""
         z = np.asarray(z, dtype=float)[None, :]
         if self._noise is not None:
             z = z + self._noise
