@@ -121,8 +121,7 @@ class FairnessConstraints:
         m = len(s_val)
         y = np.zeros(m) if y_val is None else np.asarray(y_val, dtype=float)
         columns = _group_contrasts if contrast == "pairwise" else _group_rates
-        names, V, rates, column_groups, of_column = [], [], [], [], []
-        signs = []
+        names, V, rates, column_groups, signs, of_column = [], [], [], [], [], []
         for rate in OBJECTIVES[objective]:
             rows_of, sign_of = _RATES[rate]
             rows = rows_of(y)
@@ -153,23 +152,22 @@ class FairnessConstraints:
         return self.V.shape[1]
 
     def _soft(self, z):
-        """Soft indicators (draws, m, n_signs), and each constraint's sign column."""
+        """Soft indicators of the sign columns, shape (draws, m, n_signs)."""
         z = np.asarray(z, dtype=float)[None, :]
         if self._noise is not None:
             z = z + self._noise
-        return (expit(self.signs[None] * z[:, :, None] / self.temperature),
-                self.sign_of_column)
+        return expit(self.signs[None] * z[:, :, None] / self.temperature)
 
     def values(self, z):
         """Soft constraint values ``g`` of shape (k,) at margins ``z``."""
-        p, of_column = self._soft(z)
-        return np.einsum("jc,jc->c", self.V, p.mean(axis=0)[:, of_column])
+        p = self._soft(z).mean(axis=0)
+        return np.einsum("jc,jc->c", self.V, p[:, self.sign_of_column])
 
     def grad_margins(self, z):
         """Jacobian ``dg / dz`` of shape (m, k) at margins ``z``."""
-        p, of_column = self._soft(z)
+        p = self._soft(z)
         dp = (p * (1.0 - p)).mean(axis=0)
-        return self.V * self.T * dp[:, of_column] / self.temperature
+        return self.V * self.T * dp[:, self.sign_of_column] / self.temperature
 
     def hard_values(self, y_pred):
         """Constraint values with hard 0/1 predictions ``y_pred``."""
@@ -209,9 +207,9 @@ def stack_constraints(first, *others):
     stacked.V = np.hstack([c.V for c in members])
     stacked.signs = np.hstack([c.signs * (first.temperature / c.temperature)
                                for c in members])
-    offsets = np.cumsum([0] + [c.signs.shape[1] for c in members])
+    offsets = np.cumsum([0] + [c.signs.shape[1] for c in members[:-1]])
     stacked.sign_of_column = np.concatenate(
-        [c.sign_of_column + o for c, o in zip(members, offsets, strict=False)])
+        [c.sign_of_column + o for c, o in zip(members, offsets, strict=True)])
     stacked.T = stacked.signs[:, stacked.sign_of_column]
     stacked.names = [n for c in members for n in c.names]
     stacked.rates = [r for c in members for r in c.rates]
