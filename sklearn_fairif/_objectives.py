@@ -101,11 +101,10 @@ class FairnessConstraints:
         Row weights and signs, see the module docstring.
     signs : ndarray of shape (m, n_signs)
         The distinct columns of ``T``, one per rate (every column of a rate
-        has its signs): the sigmoids are computed once per rate, not per
-        constraint, which the cells of ``alpha="auto"`` (one per rate, group
-        and fold) need.
+        has the same signs): the sigmoids are computed once per column of
+        ``signs``, not once per constraint.
     sign_of_column : ndarray of shape (k,)
-        Each constraint's column of ``signs``.
+        Each constraint's column of ``signs``: ``T = signs[:, sign_of_column]``.
     """
 
     def __init__(self, objective, y_val, s_val, *, temperature=1.0,
@@ -138,13 +137,17 @@ class FairnessConstraints:
         self.V = np.column_stack(V)
         self.signs = np.column_stack(signs)
         self.sign_of_column = np.array(of_column)
-        self.T = self.signs[:, self.sign_of_column]
         self._noise = None
         if surrogate == "gumbel":
             # Fixed draws: the objective stays a deterministic function of z,
             # so gradients, predictions and refits all see the same surrogate.
             rng = np.random.default_rng(random_state)
             self._noise = rng.logistic(size=(N_GUMBEL_DRAWS, m))
+
+    @property
+    def T(self):
+        """Per-row signs of every constraint, shape (m, k)."""
+        return self.signs[:, self.sign_of_column]
 
     @property
     def n_constraints(self):
@@ -167,7 +170,7 @@ class FairnessConstraints:
         """Jacobian ``dg / dz`` of shape (m, k) at margins ``z``."""
         p = self._soft(z)
         dp = (p * (1.0 - p)).mean(axis=0)
-        return self.V * self.T * dp[:, self.sign_of_column] / self.temperature
+        return self.V * (self.signs * dp)[:, self.sign_of_column] / self.temperature
 
     def hard_values(self, y_pred):
         """Constraint values with hard 0/1 predictions ``y_pred``."""
@@ -210,7 +213,6 @@ def stack_constraints(first, *others):
     offsets = np.cumsum([0] + [c.signs.shape[1] for c in members[:-1]])
     stacked.sign_of_column = np.concatenate(
         [c.sign_of_column + o for c, o in zip(members, offsets, strict=True)])
-    stacked.T = stacked.signs[:, stacked.sign_of_column]
     stacked.names = [n for c in members for n in c.names]
     stacked.rates = [r for c in members for r in c.rates]
     stacked.groups = [g for c in members for g in c.groups]
