@@ -82,6 +82,10 @@ MIN_UTILITY_ROWS = 300
 # than the final solve's 1e-13.
 SELECTION_TOL = 1e-9
 
+# Admissible candidates whose mean held-out gap is within this fraction of
+# the least one count as tied, and the largest alpha among them is chosen.
+GAP_TIE_RTOL = 0.01
+
 # Alphas whose margin changes share one transposed data pass: fewer passes
 # (one per chunk, a pass over the training set for a network), little work
 # wasted past the scan's early stop.
@@ -614,21 +618,23 @@ def choose_alpha(alphas, gap, utility_change, weight_change, *, tol,
     Returns
     -------
     selection : AlphaSelection
-        The alpha of least mean held-out gap among the admissible ones (ties go
-        to the larger alpha, the smaller weight change); the largest alpha when
-        none is admissible.
+        The alpha of least mean held-out gap among the admissible ones (ties,
+        within :data:`GAP_TIE_RTOL` of it, go to the larger alpha, the smaller
+        weight change); the largest alpha when none is admissible.
     """
     mean_gap, mean_util = gap.mean(axis=0), utility_change.mean(axis=0)
     mean_change = weight_change.mean(axis=0)
     admissible = np.isfinite(mean_gap)  # NaN: not scanned
     if not np.all(np.isnan(mean_util)):
-        admissible &= mean_util >= -tol
+        admissible &= mean_util >= -tol - 1e-12  # a drop of exactly tol keeps it
     if max_weight_change is not None:
         admissible &= mean_change <= max_weight_change
     if admissible.any():
-        # Among near-ties (1e-9) prefer the larger alpha: less reweighting.
+        # Among near-ties prefer the larger alpha: less reweighting. Where
+        # the weights saturate the gap barely moves over decades of alpha.
         best_gap = mean_gap[admissible].min()
-        chosen = np.flatnonzero(admissible & (mean_gap <= best_gap + 1e-9))[-1]
+        near = mean_gap <= best_gap * (1.0 + GAP_TIE_RTOL) + 1e-12
+        chosen = np.flatnonzero(admissible & near)[-1]
     else:
         chosen = len(alphas) - 1
     cv_results = {
@@ -648,8 +654,10 @@ def first_within_budget(n_candidates, within_budget, max_tries):
 
     The candidates lie above a choice whose refit broke the budget, so the
     first that keeps it is usually near: candidates 0, 1, 3, 7, ... are tried
-    until one keeps it (each gap twice the last), then the interval below
-    it is bisected with the tries left.
+    until one keeps it (each gap twice the last), except that the last try
+    goes to the largest candidate, so that a budget kept only far above is
+    still found; then the interval below the first that keeps it is
+    bisected with the tries left.
 
     Parameters
     ----------
@@ -674,6 +682,8 @@ def first_within_budget(n_candidates, within_budget, max_tries):
     while passed is None and failed < n_candidates - 1 and tries < max_tries:
         # 1, 2, 4, 8, ... steps above the choice: 0, 1, 3, 7, ...
         candidate = min(max(0, 2 * failed + 1), n_candidates - 1)
+        if tries == max_tries - 1:
+            candidate = n_candidates - 1
         tries += 1
         if within_budget(candidate):
             passed = candidate

@@ -55,8 +55,11 @@ _MAX_SAMPLE_WEIGHT = 1e150
 
 def _num_features(X):
     shape = getattr(X, "shape", None)
-    if shape is not None and len(shape) == 2:
-        return shape[1]
+    if shape is not None:
+        return shape[1] if len(shape) == 2 else None
+    # A list of rows (a list of strings is a list of documents, not rows).
+    if isinstance(X, list | tuple) and len(X) and isinstance(X[0], list | tuple):
+        return len(X[0])
     return None
 
 
@@ -226,7 +229,7 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
                 raise ValueError("y_val and s_val were given without X_val.")
             return None
         for name, values in (("y_val", y_val), ("s_val", s_val)):
-            if values is not None and np.ndim(values) == 0:
+            if np.isscalar(values) or getattr(values, "ndim", None) == 0:
                 raise ValueError(f"{name} must hold one entry per validation "
                                  f"row, got the scalar {values!r}.")
         n_val = _num_samples(X_val)

@@ -72,9 +72,10 @@ class AlphaPathDisplay:
     of plus or minus one standard deviation over the folds. With a list of
     alphas (``kind="refit"``) they are the refitted models' validation gap
     and accuracy (in-sample: the weights were fitted to those rows), and the
-    unweighted model's gap is a dotted line. ``kind="fallback"`` is the
-    refit of ``alpha="auto"``'s fallback value, on a validation set too small
-    to cross-fit.
+    unweighted model's gap is a dotted line. ``kind="fallback"`` shows the
+    refits of ``alpha="auto"``'s fallback on a validation set too small to
+    cross-fit: its fixed value, and larger ones if it lost more than ``tol``
+    of validation accuracy.
 
     Use :meth:`from_estimator` to create one from a fitted estimator; the
     constructor only stores the numbers. See :ref:`choosing_alpha`.
@@ -415,6 +416,6 @@ class AlphaPathDisplay:
             return ("alpha='auto': cross-fitted first-order predictions on "
                     "held-out validation folds")
         if self.kind == "fallback":
-            return (f"alpha='auto' used its fallback alpha={self.alpha_chosen:g} "
-                    "(no cross-fitting)")
+            return (f"alpha='auto' without cross-fitting: its fallback's "
+                    f"refits chose alpha={self.alpha_chosen:g}")
         return "alpha list: each value refitted, judged on the validation set"

@@ -10,7 +10,12 @@ from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import _fit_context, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._alpha import MarginShift, first_within_budget, make_crossfit_plan
+from ._alpha import (
+    DEFAULT_ALPHAS,
+    MarginShift,
+    first_within_budget,
+    make_crossfit_plan,
+)
 from ._base import BaseInfluenceReweighting
 from ._objectives import FairnessConstraints
 from ._weights import solve_weights
@@ -33,10 +38,15 @@ from .utils._logging import (
 DEFAULT_ALPHA = 0.3
 
 # alpha="auto" refits at most this many larger candidates when its choice's
-# refit loses more than tol of validation accuracy: one, two or four grid
+# refit loses more than tol of validation accuracy: one, two and four grid
 # steps up (a factor of 2.2 each), enough where the COMPAS MLP's choices
-# missed (one or two steps), at most three more trainings of a network.
-MAX_FINALIST_REFITS = 3
+# missed (one or two steps), then the largest, so that the search covers the
+# whole grid: at most four more trainings of a network.
+MAX_FINALIST_REFITS = 4
+
+# Accuracies are multiples of 1 / n_val: a drop of exactly tol, computed in
+# floating point, must still keep the budget.
+_TOL_SLACK = 1e-12
 
 # Relative residual at which the selection's conjugate-gradients solves stop
 # (the fit's own stay at the solver's tol): see _selection_solver.
@@ -90,10 +100,11 @@ class FairIFClassifier(BaseInfluenceReweighting):
         parameter shift of each candidate's weights. The choice is then
         refitted; if that refit's validation accuracy falls by more than
         ``tol`` (a network's refit can lose more than its first-order
-        prediction), up to three larger candidates are refitted (one, two
-        and four grid steps up) and the smallest that keeps it is used.
-        When the validation set is too small to give every fold each group x
-        label cell, a warning is issued and 0.3 is used.
+        prediction), up to four larger candidates are refitted (one, two
+        and four grid steps up, then the largest) and the smallest that
+        keeps it is used. When the validation set is too small to give every
+        fold each group x label cell, a warning is issued and 0.3 is refitted,
+        with the same check (over the grid's values above 0.3).
 
         With a list, every value is refitted and ``alpha_`` is the value with
         the smallest (in-sample) validation gap among those whose validation
@@ -211,7 +222,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
         ``"val_accuracy_chosen"`` and ``"val_gap_chosen"`` (the refitted
         model's). The candidate of least predicted held-out gap among the
         admissible ones is refitted; if its validation accuracy falls by more
-        than ``tol``, so are up to three larger ones, and ``alpha_`` is the
+        than ``tol``, so are up to four larger ones, and ``alpha_`` is the
         smallest of them that keeps it. The scan of the candidates runs
         from the largest down and stops once smaller ones lose more than
         ``2 * tol`` of predicted accuracy twice in a row: the candidates it
@@ -268,7 +279,8 @@ class FairIFClassifier(BaseInfluenceReweighting):
         # joblib has no meaning for n_jobs=0 (it raises only once it runs).
         "n_jobs": [Interval(Integral, None, -1, closed="right"),
                    Interval(Integral, 1, None, closed="left"), None],
-        "tol": [Interval(Real, 0, None, closed="left")],
+        # A drop of accuracy: 1 admits any.
+        "tol": [Interval(Real, 0, 1, closed="both")],
     }
 
     def __init__(
@@ -346,8 +358,10 @@ class FairIFClassifier(BaseInfluenceReweighting):
         X, y, classes = self._validate_training_data(X, y)
         sample_weight = self._validate_sample_weight(sample_weight, X)
         alphas = self._validate_alphas()
+        auto = isinstance(alphas, str)
         validation = self._validate_validation_data(X, X_val, y_val, s_val, classes,
                                                     validation_set)
+        self._check_tol_applies(validation, alphas)
         times = {}
         with verbose_logging(self.verbose):
             model, influence_model = self._reweighted_models(
@@ -377,9 +391,10 @@ class FairIFClassifier(BaseInfluenceReweighting):
                 path = refit(alphas)
                 best, hard_before, acc_before = self._select(
                     path, model, initial, constraints, validation)
-                if selection is not None:
+                if auto:
                     best, path = self._refit_finalists(
-                        best, selection, refit, acc_before,
+                        best, _larger_candidates(best["alpha"], selection),
+                        refit, acc_before,
                         partial(self._score, model=model,
                                 constraints=constraints, validation=validation))
                 self._check_weights_moved(best, result)
@@ -420,7 +435,25 @@ class FairIFClassifier(BaseInfluenceReweighting):
                     f"got {self.alpha!r}."
                 )
             return "auto"
-        return check_positive_values(self.alpha, "alpha").tolist()
+        alphas = check_positive_values(self.alpha, "alpha")
+        if len(np.unique(alphas)) < len(alphas):
+            raise ValueError(
+                f"alpha lists a value more than once ({alphas.tolist()}); each "
+                "would be refitted again to the same model.")
+        return alphas.tolist()
+
+    def _check_tol_applies(self, validation, alphas):
+        """Warn when ``alpha`` is chosen but no accuracy can be checked."""
+        if validation is None or validation.y is not None or (
+                not isinstance(alphas, str) and len(alphas) == 1):
+            return
+        warnings.warn(
+            f"Without y_val no accuracy can be measured, so tol={self.tol:g} is "
+            "ignored: alpha is chosen by the validation gap alone. Pass y_val "
+            "to keep the accuracy within tol.",
+            UserWarning,
+            stacklevel=4,  # this, fit, its _fit_context wrapper, caller
+        )
 
     def _influence_and_alphas(self, model, fitted, constraints, validation, alphas,
                               times):
@@ -616,22 +649,20 @@ class FairIFClassifier(BaseInfluenceReweighting):
             entry["accuracy"] = _accuracy(y_pred, validation.y)
             entry["gap"] = float(np.mean(np.abs(entry["hard"])))
 
-    def _refit_finalists(self, best, selection, refit, acc_before, score):
+    def _refit_finalists(self, best, above, refit, acc_before, score):
         """``alpha="auto"``: check the choice by its refit, move up if it fails.
 
         The selection predicts the held-out accuracy to first order; a
-        network's refit, another training run, can lose more than predicted.
-        When the refitted validation accuracy falls by more than ``tol``, up
-        to :data:`MAX_FINALIST_REFITS` larger scanned candidates are refitted
-        in search of the smallest that keeps it
+        network's refit, another training run, can lose more than predicted
+        (and the fallback of a small validation set predicts nothing). When
+        the refitted validation accuracy falls by more than ``tol``, up to
+        :data:`MAX_FINALIST_REFITS` of the larger candidates ``above``
+        (increasing) are refitted in search of the smallest that keeps it
         (:func:`~sklearn_fairif._alpha.first_within_budget`). Returns the
         chosen entry and every refitted one.
         """
-        if np.isnan(acc_before) or best["accuracy"] >= acc_before - self.tol:
+        if np.isnan(acc_before) or _keeps(best["accuracy"], acc_before, self.tol):
             return best, [best]
-        alphas = selection.cv_results["alpha"]
-        above = alphas[(alphas > best["alpha"])
-                       & np.isfinite(selection.cv_results["heldout_gap"])]
         logger.info(
             "alpha='auto': the refit at alpha=%g lost %.3g of validation "
             "accuracy (tol=%g); refitting up to %d larger candidates.",
@@ -642,10 +673,11 @@ class FairIFClassifier(BaseInfluenceReweighting):
         def within_budget(i):
             tried.append(refit([float(above[i])])[0])
             score(tried[-1:])
-            return tried[-1]["accuracy"] >= acc_before - self.tol
+            return _keeps(tried[-1]["accuracy"], acc_before, self.tol)
 
         first = first_within_budget(len(above), within_budget,
                                     MAX_FINALIST_REFITS)
+        tried.sort(key=lambda e: e["alpha"])
         if first is not None:
             return next(e for e in tried if e["alpha"] == above[first]), tried
         # Ties go to the larger alpha: the smaller weight change.
@@ -763,6 +795,21 @@ def _cv_results(path, selection, best, acc_before):
             "val_gap_chosen": best["gap"]}
 
 
+def _larger_candidates(alpha, selection):
+    """Return the scanned alphas above ``alpha`` (without a selection: the grid)."""
+    if selection is None:
+        grid = DEFAULT_ALPHAS
+    else:
+        grid = selection.cv_results["alpha"][
+            np.isfinite(selection.cv_results["heldout_gap"])]
+    return grid[grid > alpha]
+
+
+def _keeps(accuracy, acc_before, tol):
+    """Whether ``accuracy`` fell from ``acc_before`` by at most ``tol``."""
+    return accuracy >= acc_before - tol - _TOL_SLACK
+
+
 def _accuracy(y_pred01, y_val):
     return np.nan if y_val is None else float(np.mean(y_pred01 == y_val))
 
@@ -771,7 +818,7 @@ def _choose_alpha(path, acc_before, tol):
     """Smallest validation gap among alphas within ``tol`` of the base accuracy."""
     if np.isnan(acc_before):  # no labels (demographic parity): gap only
         return min(path, key=lambda e: e["gap"])
-    admissible = [e for e in path if e["accuracy"] >= acc_before - tol]
+    admissible = [e for e in path if _keeps(e["accuracy"], acc_before, tol)]
     if not admissible:
         if len(path) > 1:
             warnings.warn(

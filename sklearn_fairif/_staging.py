@@ -100,7 +100,12 @@ class ReweightedModel:
             self.encoded = True
         self.Xt_val = None
         if X_val is not None:
-            self.Xt_val = self.transform(X_val)
+            try:
+                self.Xt_val = self.transform(X_val)
+            except ValueError as error:  # the Pipeline's checks name it "X"
+                raise ValueError(
+                    f"X_val could not be transformed by the estimator's "
+                    f"preprocessing: {error}") from error
             if self.encoded:  # the validation inputs in the module's dtype too
                 self.Xt_val, _ = prepare(self.final, self.Xt_val,
                                          np.zeros(_num_samples(X_val), dtype=int))

@@ -178,9 +178,24 @@ def test_choose_alpha_breaks_ties_towards_larger_alpha():
     gap = np.array([[0.02, 0.02, 0.05]])
     sel = choose_alpha(alphas, gap, np.zeros((1, 3)), np.zeros((1, 3)), tol=0.01)
     assert sel.alpha == 0.1
+    # Within 1% of the least gap is a tie; 1.5% above it is not.
+    for second, chosen in [(0.0201, 0.1), (0.0203, 0.01)]:
+        gap = np.array([[0.02, second, 0.05]])
+        sel = choose_alpha(alphas, gap, np.zeros((1, 3)), np.zeros((1, 3)),
+                           tol=0.01)
+        assert sel.alpha == chosen
 
 
-@pytest.mark.parametrize("n", [1, 2, 5, 16])
+def test_a_drop_of_exactly_tol_keeps_the_budget():
+    from sklearn_fairif._fairif import _keeps
+
+    # 6 of 600 rows: exactly 0.01, which plain floating point puts above it.
+    assert 295 / 600 < 301 / 600 - 0.01
+    assert _keeps(295 / 600, 301 / 600, 0.01)
+    assert not _keeps(294 / 600, 301 / 600, 0.01)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 16])
 def test_first_within_budget_finds_a_near_first_candidate(n):
     for first in range(n + 1):  # n: no candidate keeps the budget
         tried = []
@@ -190,16 +205,16 @@ def test_first_within_budget_finds_a_near_first_candidate(n):
             tried.append(i)
             return i >= first
 
-        found = first_within_budget(n, within_budget, max_tries=3)
-        assert len(tried) <= 3
+        found = first_within_budget(n, within_budget, max_tries=4)
+        assert len(tried) <= 4
         if first == n:
             assert found is None
-        elif first <= 1 or (first == 3 and n > 3):
-            assert found == first  # one, two or four steps up: exact
-        elif first == 2:
-            assert found == (3 if n > 3 else 2)  # within one step
+        elif first <= 3:
+            assert found == first  # one, two or four steps up, then bisected
         else:
-            assert found is None or found >= first
+            # The last try is the largest candidate: a budget kept only far
+            # above the choice is still found.
+            assert found == n - 1 and tried[-1] == n - 1
 
 
 def test_first_within_budget_bisects_with_the_tries_left():
@@ -431,7 +446,36 @@ def test_auto_alpha_on_a_tiny_validation_set_falls_back():
     clf = FairIFClassifier(alpha="auto", objective="equal_opportunity")
     with pytest.warns(UserWarning, match="falling back"):
         clf.fit(X, y, X_val=X_val, y_val=y_val, s_val=s_val)
-    assert clf.alpha_ == 0.3
+    _check_fallback_choice(clf, X_val, y_val)
+
+
+def _check_fallback_choice(clf, X_val, y_val):
+    """The fallback refits 0.3, and larger values only if 0.3 lost > tol."""
+    res = clf.cv_results_
+    alphas, accuracy = np.asarray(res["alpha"]), np.asarray(res["val_accuracy"])
+    assert "heldout_gap" not in res and alphas[0] == 0.3
+    assert np.all(np.diff(alphas) > 0)
+    keeps = accuracy >= clf.initial_estimator_.score(X_val, y_val) - clf.tol - 1e-12
+    if keeps[0]:
+        assert list(alphas) == [0.3] and clf.alpha_ == 0.3
+    else:  # the smallest refit that keeps the budget (else the most accurate)
+        assert clf.alpha_ == (alphas[np.argmax(keeps)] if keeps.any()
+                              else alphas[np.argmax(accuracy)])
+    return res
+
+
+def test_the_fallback_checks_its_refit():
+    # 0.3 loses more than tol here: larger values are refitted.
+    X, y, X_val, y_val, s_val = _problem(seed=2)
+    keep = np.flatnonzero(s_val == 0)[:1].tolist() + np.flatnonzero(s_val == 1)[
+        :60].tolist()
+    X_val, y_val, s_val = X_val[keep], y_val[keep], s_val[keep]
+    y_val[0] = 1
+    with pytest.warns(UserWarning, match="falling back"):
+        clf = FairIFClassifier(objective="equal_opportunity", tol=0.0).fit(
+            X, y, X_val=X_val, y_val=y_val, s_val=s_val)
+    res = _check_fallback_choice(clf, X_val, y_val)
+    assert len(res["alpha"]) > 1 and clf.alpha_ > 0.3
 
 
 @pytest.mark.parametrize("objective", ["demographic_parity", "equal_opportunity"])
@@ -514,8 +558,7 @@ def test_auto_with_cg_and_no_transposed_hooks_uses_the_fallback(monkeypatch):
     X, y, X_val, y_val, s_val = _problem(seed=2)
     clf = FairIFClassifier(solver="cg").fit(X, y, X_val=X_val, y_val=y_val,
                                             s_val=s_val)
-    assert clf.alpha_ == 0.3
-    assert "heldout_gap" not in clf.cv_results_
+    _check_fallback_choice(clf, X_val, y_val)
     assert clf.influence_.shape == (len(y), 2)
 
 

@@ -70,6 +70,9 @@ BAD_DATA = [
     ("X_val", lambda a: {**a, "X_val": a["X_val"][:, 0]}, ValueError),  # 1-D
     ("X_val", _named_columns, ValueError),  # a DataFrame X, an array X_val
     ("s_val", lambda a: {**a, "s_val": 1}, ValueError),
+    ("s_val has rows of different lengths", lambda a: {
+        **a, "s_val": [[v] if i % 2 else [v, 0] for i, v in enumerate(a["s_val"])]},
+     ValueError),
     ("y_val", lambda a: {**a, "y_val": 1}, ValueError),
     # An undefined rate (no positive of group 1) is known before any fit.
     ("Group 1 has no positive .* \\(s_val, y_val\\)", _no_positives_in_group_1,
@@ -98,12 +101,27 @@ def test_pipeline_bad_fit_params_and_columns_named(biased_split, cls):
         cls(pipe).fit(**args, logisticregression__sample_weight=np.ones(2000))
     with pytest.raises(ValueError, match="X_val has 3 features"):
         cls(pipe).fit(**{**args, "X_val": args["X_val"][:, :3]})
+    # The scaler's own check would name it "X".
+    X_val = args["X_val"].copy()
+    X_val[3, 2] = np.inf
+    with pytest.raises(ValueError, match="X_val could not be transformed.*infinity"):
+        cls(pipe).fit(**{**args, "X_val": X_val})
+
+
+def test_a_list_x_val_beside_an_array_x(biased_split):
+    args = _args(biased_split)
+    as_array = FairIFClassifier(random_state=0).fit(**args)
+    as_list = FairIFClassifier(random_state=0).fit(
+        **{**args, "X_val": args["X_val"].tolist()})
+    assert as_list.alpha_ == as_array.alpha_
+    np.testing.assert_allclose(as_list.sample_weight_, as_array.sample_weight_)
 
 
 @pytest.mark.parametrize("alpha, error", [
     ([-1], ValueError), ([0], ValueError), ([0.1, -1], ValueError),
     ([np.nan], ValueError), ([np.inf], ValueError), ([], ValueError),
     ([[0.1, 1]], TypeError), (["a"], TypeError), ([True], TypeError),
+    ([0.1, 1.0, 0.1], ValueError),  # each refit would be done twice
 ])
 def test_alpha_checked_element_wise(biased_split, alpha, error):
     _CountingLR.fits = 0
@@ -112,11 +130,25 @@ def test_alpha_checked_element_wise(biased_split, alpha, error):
     assert _CountingLR.fits == 0
 
 
-def test_n_jobs_zero_rejected_before_stage_one(biased_split):
+@pytest.mark.parametrize("params, name", [({"n_jobs": 0}, "n_jobs"),
+                                          ({"tol": 1.5}, "tol"),
+                                          ({"tol": -0.01}, "tol")])
+def test_bad_parameters_rejected_before_stage_one(biased_split, params, name):
     _CountingLR.fits = 0
-    with pytest.raises(ValueError, match="'n_jobs' parameter"):
-        FairIFClassifier(_CountingLR(), n_jobs=0).fit(**_args(biased_split))
+    with pytest.raises(ValueError, match=f"'{name}' parameter"):
+        FairIFClassifier(_CountingLR(), **params).fit(**_args(biased_split))
     assert _CountingLR.fits == 0
+
+
+@pytest.mark.parametrize("alpha", ["auto", [0.1, 1.0]])
+def test_tol_without_y_val_warns_that_it_is_ignored(biased_split, alpha):
+    args = {**_args(biased_split), "y_val": None}
+    with pytest.warns(UserWarning, match="Without y_val .* tol=0.01 is ignored"):
+        FairIFClassifier(objective="demographic_parity", alpha=alpha,
+                         random_state=0).fit(**args)
+    with warnings.catch_warnings():  # one alpha: nothing to choose
+        warnings.simplefilter("error")
+        FairIFClassifier(objective="demographic_parity", alpha=0.3).fit(**args)
 
 
 def test_auto_warns_when_no_alpha_keeps_the_accuracy():

@@ -45,8 +45,8 @@ def _choice_lines(result, args, gap_name):
     path, alpha = result.path, result.clf.alpha_
     if result.path_kind == "fallback":
         return [f"--alpha auto could not cross-fit: {_FALLBACK_REASON}; "
-                f"FairIF used alpha={alpha:g} (one refit); pass a list (--alpha "
-                "0.01,0.1,1) to choose among refits."]
+                f"FairIF used alpha={alpha:g} ({_fallback_refits(path)}); pass "
+                "a list (--alpha 0.01,0.1,1) to choose among refits."]
     if result.path_kind == "crossfit":
         return _crossfit_lines(result, args, gap_name)
     n_alpha = len(path)
@@ -453,6 +453,16 @@ def _report_markdown(result, args, plots, files):
     return "\n".join(lines)
 
 
+def _fallback_refits(path):
+    """Say what the fallback refitted: its value, and larger ones if it lost."""
+    alphas = np.sort(path["alpha"])
+    if len(alphas) == 1:
+        return f"one refit, of the fallback alpha={alphas[0]:g}"
+    return (f"the fallback alpha={alphas[0]:g} lost more than --tol of "
+            f"validation accuracy, so {len(alphas) - 1} larger values were "
+            "refitted too")
+
+
 def _alpha_setting(result, args):
     if result.path_kind == "crossfit":
         alphas = result.path["alpha"]
@@ -477,8 +487,9 @@ def _choosing_alpha_markdown(result, args, plots):
     if result.path_kind == "fallback":
         intro = ("With `--alpha auto` FairIF chooses alpha by cross-fitting on the "
                  f"validation set, but it could not here ({_FALLBACK_REASON})"
-                 f": it refitted once with alpha={result.clf.alpha_:g}. Pass a "
-                 "list of values (`--alpha 0.01,0.1,1`) to choose among refits.")
+                 f": it used alpha={result.clf.alpha_:g} "
+                 f"({_fallback_refits(result.path)}). Pass a list of values "
+                 "(`--alpha 0.01,0.1,1`) to choose among refits.")
     else:
         intro = ("FairIF computes the influence once and refits once per alpha, "
                  f"then keeps the alpha with the smallest validation {gap_name} "

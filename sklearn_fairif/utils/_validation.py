@@ -266,6 +266,11 @@ def _check_raw_label_types(values, name):
         for j in range(as_object.shape[1]):
             _check_one_kind_of_label(pd.unique(as_object[:, j]), name)
     elif as_object.ndim == 1:
+        if any(isinstance(v, list | tuple | np.ndarray) for v in as_object):
+            raise ValueError(
+                f"{name} has rows of different lengths: pass one label per "
+                "sample, or the same number of columns (attributes) in every row."
+            )
         _check_one_kind_of_label(pd.unique(as_object), name)
 
 
