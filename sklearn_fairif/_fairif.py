@@ -92,8 +92,9 @@ class FairIFClassifier(BaseInfluenceReweighting):
         fold by first-order predictions of its gaps and of its accuracy (the
         held-out rows' predicted margins). ``alpha_`` is the value with the
         smallest mean held-out gap among those whose predicted held-out
-        accuracy falls by at most ``tol`` (if none does, the largest, 10,
-        with a warning). Everything comes from the
+        accuracy falls by at most ``tol`` (near-ties, within 1% of it, go to
+        the larger alpha; if none is admissible, the largest, 10, with a
+        warning). Everything comes from the
         influence stage: the folds' constraints are extra right-hand sides of its
         exact solve (or, with an iterative solver, of a second solve to a
         looser tolerance), and the held-out margins move by the first-order
@@ -165,7 +166,9 @@ class FairIFClassifier(BaseInfluenceReweighting):
     tol : float, default=0.01
         Validation-accuracy tolerance when choosing ``alpha`` (``"auto"``:
         of the predicted held-out accuracy, then of the refitted model's
-        validation accuracy; a list: of the refits').
+        validation accuracy; a list: of the refits'), in [0, 1]: 0.01 is one
+        point. Without ``y_val`` there is no accuracy to keep, and a warning
+        says so.
     influence_estimator : estimator, default=None
         A supported model (e.g. ``LogisticRegression()`` or a Pipeline ending in
         one) used only to compute the weights, when ``estimator`` itself has no

@@ -14,6 +14,7 @@ from sklearn_fairif._alpha import (
     make_crossfit_plan,
     make_folds,
 )
+from sklearn_fairif._fairif import MAX_FINALIST_REFITS
 from sklearn_fairif._objectives import OBJECTIVES, FairnessConstraints
 from sklearn_fairif._staging import ReweightedModel
 from sklearn_fairif._weights import solve_weights
@@ -422,6 +423,22 @@ def test_auto_alpha_moves_up_when_the_refit_breaks_the_budget(monkeypatch):
         res["val_accuracy_chosen"], abs=2 / len(y_val))
 
 
+def test_auto_alpha_finds_a_budget_kept_only_far_above(monkeypatch):
+    X, y, X_val, y_val, s_val = _problem(seed=3)
+    kw = {"X_val": X_val, "y_val": y_val, "s_val": s_val}
+    predicted = FairIFClassifier(random_state=0, tol=0.05).fit(X, y, **kw).alpha_
+    largest = DEFAULT_ALPHAS[-1]
+    above = DEFAULT_ALPHAS[DEFAULT_ALPHAS > predicted]
+    assert len(above) > 4  # more candidates than finalist refits
+    _refits_lose_accuracy_below(monkeypatch, largest)
+    clf = FairIFClassifier(random_state=0, tol=0.05).fit(X, y, **kw)
+    res = clf.cv_results_
+    refitted = res["alpha"][np.isfinite(res["val_accuracy_refitted"])]
+    # One, two and four steps up, then the largest.
+    np.testing.assert_allclose(refitted, [predicted, *above[[0, 1, 3]], largest])
+    assert clf.alpha_ == largest
+
+
 def test_auto_alpha_warns_when_no_finalist_keeps_the_budget(monkeypatch):
     X, y, X_val, y_val, s_val = _problem(seed=1)
     _refits_lose_accuracy_below(monkeypatch, np.inf)
@@ -430,7 +447,9 @@ def test_auto_alpha_warns_when_no_finalist_keeps_the_budget(monkeypatch):
         clf.fit(X, y, X_val=X_val, y_val=y_val, s_val=s_val)
     res = clf.cv_results_
     refitted = np.isfinite(res["val_accuracy_refitted"])
-    assert refitted.sum() == 4  # the choice and three finalists
+    # The choice and at most MAX_FINALIST_REFITS more, the largest among them.
+    assert 1 < refitted.sum() <= 1 + MAX_FINALIST_REFITS
+    assert res["alpha"][refitted][-1] == res["alpha"][-1]
     best = np.nanmax(res["val_accuracy_refitted"])
     assert res["val_accuracy_chosen"] == best
     assert clf.alpha_ == res["alpha"][refitted][
