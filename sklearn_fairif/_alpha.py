@@ -82,6 +82,10 @@ MIN_UTILITY_ROWS = 300
 # than the final solve's 1e-13.
 SELECTION_TOL = 1e-9
 
+# Accuracies are multiples of 1 / n_val: a drop of exactly tol, computed in
+# floating point, must still keep the budget.
+TOL_SLACK = 1e-12
+
 # Admissible candidates whose mean held-out gap is within this fraction of
 # the least one count as tied, and the largest alpha among them is chosen.
 GAP_TIE_RTOL = 0.01
@@ -626,7 +630,7 @@ def choose_alpha(alphas, gap, utility_change, weight_change, *, tol,
     mean_change = weight_change.mean(axis=0)
     admissible = np.isfinite(mean_gap)  # NaN: not scanned
     if not np.all(np.isnan(mean_util)):
-        admissible &= mean_util >= -tol - 1e-12  # a drop of exactly tol keeps it
+        admissible &= mean_util >= -tol - TOL_SLACK
     if max_weight_change is not None:
         admissible &= mean_change <= max_weight_change
     if admissible.any():

@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._alpha import (
     DEFAULT_ALPHAS,
+    TOL_SLACK,
     MarginShift,
     first_within_budget,
     make_crossfit_plan,
@@ -43,10 +44,6 @@ DEFAULT_ALPHA = 0.3
 # missed (one or two steps), then the largest, so that the search covers the
 # whole grid: at most four more trainings of a network.
 MAX_FINALIST_REFITS = 4
-
-# Accuracies are multiples of 1 / n_val: a drop of exactly tol, computed in
-# floating point, must still keep the budget.
-_TOL_SLACK = 1e-12
 
 # Relative residual at which the selection's conjugate-gradients solves stop
 # (the fit's own stay at the solver's tol): see _selection_solver.
@@ -810,7 +807,7 @@ def _larger_candidates(alpha, selection):
 
 def _keeps(accuracy, acc_before, tol):
     """Whether ``accuracy`` fell from ``acc_before`` by at most ``tol``."""
-    return accuracy >= acc_before - tol - _TOL_SLACK
+    return accuracy >= acc_before - tol - TOL_SLACK
 
 
 def _accuracy(y_pred01, y_val):
