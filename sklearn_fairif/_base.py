@@ -18,7 +18,12 @@ from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+)
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
@@ -155,6 +160,21 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
 
     # Short name in log records and messages ("FairIF", "IFFair").
     _log_name = "FairIF"
+
+    def _validate_params(self):
+        """scikit-learn's checks, and no bool where a number is constrained.
+
+        ``Interval`` takes ``True`` for 1: ``tol=True`` would silently admit
+        any accuracy loss, ``n_rounds=True`` mean one round.
+        """
+        super()._validate_params()
+        for name, constraints in self._parameter_constraints.items():
+            value = getattr(self, name)
+            if isinstance(value, bool | np.bool_) and any(
+                    isinstance(c, Interval) for c in constraints):
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of {type(self).__name__} must be a "
+                    f"number, not a bool; got {value!r}.")
 
     def _get_estimator(self):
         return LogisticRegression() if self.estimator is None else self.estimator

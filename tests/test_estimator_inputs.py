@@ -140,6 +140,19 @@ def test_bad_parameters_rejected_before_stage_one(biased_split, params, name):
     assert _CountingLR.fits == 0
 
 
+@pytest.mark.parametrize("cls, name", [
+    (FairIFClassifier, "tol"), (FairIFClassifier, "n_rounds"),
+    (FairIFClassifier, "alpha"), (FairIFClassifier, "temperature"),
+    (IFFairClassifier, "step_size"), (IFFairClassifier, "n_updates"),
+])
+def test_a_bool_for_a_number_rejected_before_stage_one(biased_split, cls, name):
+    # scikit-learn's Interval takes True for 1 (tol=True: any accuracy loss).
+    _CountingLR.fits = 0
+    with pytest.raises(ValueError, match=f"'{name}' parameter .* not a bool"):
+        cls(_CountingLR(), **{name: True}).fit(**_args(biased_split))
+    assert _CountingLR.fits == 0
+
+
 @pytest.mark.parametrize("alpha", ["auto", [0.1, 1.0]])
 def test_tol_without_y_val_warns_that_it_is_ignored(biased_split, alpha):
     args = {**_args(biased_split), "y_val": None}
