@@ -7,7 +7,7 @@ package (which re-exports the class) does not import it.
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ._fairif import FairIFClassifier
+from ._fairif import FairIFClassifier, _keeps
 
 KINDS = ("crossfit", "refit", "fallback")
 MATPLOTLIB_HINT = "pip install 'sklearn-fairif[report]'"
@@ -262,7 +262,7 @@ class AlphaPathDisplay:
                 predicted = np.asarray(estimator._predict_labels(
                     X_val, estimator.initial_estimator_))
                 baseline = float(np.mean(predicted == np.asarray(y_val).ravel()))
-                admissible = accuracy >= baseline - estimator.tol
+                admissible = _keeps(accuracy, baseline, estimator.tol)
             display = cls(
                 kind="fallback" if isinstance(estimator.alpha, str) else "refit",
                 alphas=results["alpha"], gap=results["val_gap"],
