@@ -14,7 +14,7 @@ from sklearn_fairif._alpha import (
     make_crossfit_plan,
     make_folds,
 )
-from sklearn_fairif._fairif import MAX_FINALIST_REFITS
+from sklearn_fairif._fairif import MAX_FINALIST_REFITS, _keeps
 from sklearn_fairif._objectives import OBJECTIVES, FairnessConstraints
 from sklearn_fairif._staging import ReweightedModel
 from sklearn_fairif._weights import solve_weights
@@ -188,8 +188,6 @@ def test_choose_alpha_breaks_ties_towards_larger_alpha():
 
 
 def test_a_drop_of_exactly_tol_keeps_the_budget():
-    from sklearn_fairif._fairif import _keeps
-
     # 6 of 600 rows: exactly 0.01, which plain floating point puts above it.
     assert 295 / 600 < 301 / 600 - 0.01
     assert _keeps(295 / 600, 301 / 600, 0.01)
@@ -456,12 +454,22 @@ def test_auto_alpha_warns_when_no_finalist_keeps_the_budget(monkeypatch):
         np.flatnonzero(res["val_accuracy_refitted"][refitted] == best)[-1]]
 
 
-def test_auto_alpha_on_a_tiny_validation_set_falls_back():
-    X, y, X_val, y_val, s_val = _problem(n=2000)
+def _one_row_of_group_0(problem, n_group_1):
+    """The problem with a validation set too small to cross-fit.
+
+    One row of group 0, a positive, beside the first ``n_group_1`` rows of
+    group 1: no two folds can both hold a group-0 positive.
+    """
+    X, y, X_val, y_val, s_val = problem
     keep = np.flatnonzero(s_val == 0)[:1].tolist() + np.flatnonzero(s_val == 1)[
-        :40].tolist()
+        :n_group_1].tolist()
     X_val, y_val, s_val = X_val[keep], y_val[keep], s_val[keep]
     y_val[0] = 1
+    return X, y, X_val, y_val, s_val
+
+
+def test_auto_alpha_on_a_tiny_validation_set_falls_back():
+    X, y, X_val, y_val, s_val = _one_row_of_group_0(_problem(n=2000), 40)
     clf = FairIFClassifier(alpha="auto", objective="equal_opportunity")
     with pytest.warns(UserWarning, match="falling back"):
         clf.fit(X, y, X_val=X_val, y_val=y_val, s_val=s_val)
@@ -474,7 +482,7 @@ def _check_fallback_choice(clf, X_val, y_val):
     alphas, accuracy = np.asarray(res["alpha"]), np.asarray(res["val_accuracy"])
     assert "heldout_gap" not in res and alphas[0] == 0.3
     assert np.all(np.diff(alphas) > 0)
-    keeps = accuracy >= clf.initial_estimator_.score(X_val, y_val) - clf.tol - 1e-12
+    keeps = _keeps(accuracy, clf.initial_estimator_.score(X_val, y_val), clf.tol)
     if keeps[0]:
         assert list(alphas) == [0.3] and clf.alpha_ == 0.3
     else:  # the smallest refit that keeps the budget (else the most accurate)
@@ -485,11 +493,7 @@ def _check_fallback_choice(clf, X_val, y_val):
 
 def test_the_fallback_checks_its_refit():
     # 0.3 loses more than tol here: larger values are refitted.
-    X, y, X_val, y_val, s_val = _problem(seed=2)
-    keep = np.flatnonzero(s_val == 0)[:1].tolist() + np.flatnonzero(s_val == 1)[
-        :60].tolist()
-    X_val, y_val, s_val = X_val[keep], y_val[keep], s_val[keep]
-    y_val[0] = 1
+    X, y, X_val, y_val, s_val = _one_row_of_group_0(_problem(seed=2), 60)
     with pytest.warns(UserWarning, match="falling back"):
         clf = FairIFClassifier(objective="equal_opportunity", tol=0.0).fit(
             X, y, X_val=X_val, y_val=y_val, s_val=s_val)
