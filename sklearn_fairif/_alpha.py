@@ -90,10 +90,14 @@ TOL_SLACK = 1e-12
 # the least one count as tied, and the largest alpha among them is chosen.
 GAP_TIE_RTOL = 0.01
 
-# Alphas whose margin changes share one transposed data pass: fewer passes
-# (one per chunk, a pass over the training set for a network), little work
-# wasted past the scan's early stop.
-ALPHAS_PER_PASS = 4
+# Alphas solved together and whose margin changes share one transposed data
+# pass (a pass over the training set for a network): (fewest, most). Small
+# problems take the most, so long as alphas x n_samples x n_folds stays under
+# SCAN_BUDGET (one batch's dual margins): there each batch's fixed cost
+# dominates (8 cut the 6,000-row selections by a sixth); on Adult the work
+# wasted past the scan's early stop did (8 took 1.6 times as long as 4).
+ALPHAS_PER_PASS = (4, 8)
+SCAN_BUDGET = 160_000
 
 
 class AlphaSelection(NamedTuple):
@@ -387,7 +391,8 @@ class CrossFitPlan:
         path = WeightPath(A_train.transpose(1, 0, 2), g_train)
         heldout = _HeldOut(self, A_train, influence, values, margin_influence)
         below = 0
-        for chunk in _chunks(range(n_a - 1, -1, -1), ALPHAS_PER_PASS):
+        per_pass = int(np.clip(SCAN_BUDGET // (len(A_train) * K), *ALPHAS_PER_PASS))
+        for chunk in _chunks(range(n_a - 1, -1, -1), per_pass):
             points = path.solve_low_rank(alphas[chunk], tol=SELECTION_TOL)
             gap[:, chunk], accuracy = heldout.evaluate(points)
             change[:, chunk] = points.mean_sq

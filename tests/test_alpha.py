@@ -301,6 +301,39 @@ def test_margin_shift_selects_like_the_margin_columns(class_weight, objective,
         columns.select(dense.influence, dense.gaps, margin_influence=margins)
 
 
+def _shifted_plan(seed=1):
+    """A plan without margin columns, its columns' influence and MarginShift."""
+    X, y, X_val, y_val, s_val = _problem(seed=seed)
+    model = ReweightedModel(LogisticRegression(), X, y, classes=np.unique(y),
+                            sample_weight=np.ones(len(y)), X_val=X_val)
+    adapter = model.adapter(model.fit())
+    plan = make_crossfit_plan("equalized_odds", y_val, s_val, random_state=0,
+                              margin_columns=False)
+    cells = compute_influence(adapter, plan.constraints, X_val, "exact")
+    margins = MarginShift(adapter.decision_function(X_val), lambda D: adapter.logit_jvp(
+        X_val, parameter_shift(adapter, cells.solver, D, damping=cells.damping)))
+    return (adapter, X_val, y_val, s_val), (plan, cells, margins)
+
+
+def test_the_scan_does_not_depend_on_the_alphas_solved_together(monkeypatch):
+    # Batches of 1, 3 or every alpha: other Newton starts and other points of
+    # the early stop within a batch, the same predictions (to the solves'
+    # tolerance) and the same alphas left unscanned.
+    _, (plan, cells, margins) = _shifted_plan()
+    results = []
+    for per_pass in (1, 3, len(DEFAULT_ALPHAS)):
+        monkeypatch.setattr("sklearn_fairif._alpha.ALPHAS_PER_PASS",
+                            (per_pass, per_pass))
+        results.append(plan.predict_heldout(
+            cells.influence, cells.gaps, DEFAULT_ALPHAS, stop_below=-0.004,
+            margin_influence=margins))
+    gap = results[0][0]
+    assert 0 < np.isnan(gap[0]).sum() < len(DEFAULT_ALPHAS) - 2  # it stopped
+    for other in results[1:]:
+        for ref, got in zip(results[0], other, strict=True):
+            np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-9)
+
+
 @pytest.mark.parametrize("one_fold_per_pass", [False, True])
 def test_heldout_predictions_equal_those_of_the_full_weights(one_fold_per_pass,
                                                             monkeypatch):
@@ -310,15 +343,7 @@ def test_heldout_predictions_equal_those_of_the_full_weights(one_fold_per_pass,
     # whether the folds' bases share the margins' pass or not.
     if one_fold_per_pass:
         monkeypatch.setattr("sklearn_fairif._alpha.UTILITY_BUDGET", 1)
-    X, y, X_val, y_val, s_val = _problem(seed=1)
-    model = ReweightedModel(LogisticRegression(), X, y, classes=np.unique(y),
-                            sample_weight=np.ones(len(y)), X_val=X_val)
-    adapter = model.adapter(model.fit())
-    plan = make_crossfit_plan("equalized_odds", y_val, s_val, random_state=0,
-                              margin_columns=False)
-    cells = compute_influence(adapter, plan.constraints, X_val, "exact")
-    margins = MarginShift(adapter.decision_function(X_val), lambda D: adapter.logit_jvp(
-        X_val, parameter_shift(adapter, cells.solver, D, damping=cells.damping)))
+    (adapter, X_val, y_val, s_val), (plan, cells, margins) = _shifted_plan()
     alphas = DEFAULT_ALPHAS
     gap, util, change = plan.predict_heldout(cells.influence, cells.gaps, alphas,
                                              margin_influence=margins)

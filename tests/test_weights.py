@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy import sparse
 from scipy.optimize import lsq_linear, minimize
 from sklearn.exceptions import ConvergenceWarning
 
@@ -333,12 +334,20 @@ def _dual_direct(A, g, alpha, x):
     return f, grad
 
 
+@pytest.mark.parametrize("one_row_per_block", [False, True])
 @pytest.mark.parametrize("scale", [0.0, 0.3, 3.0, 30.0])
-def test_dual_pruned_to_candidate_rows_equals_the_full_sum(scale):
+def test_dual_pruned_to_candidate_rows_equals_the_full_sum(scale, one_row_per_block,
+                                                           monkeypatch):
     # The dual evaluates only the rows that can clip (|b_i| |kappa| + nu >= 1,
     # a prefix by |b_i|) plus the Gram matrix: from no row (scale 0) to most
-    # rows clipped (scale 30), and with nu >= 1 (every row a candidate).
+    # rows clipped (scale 30), and with nu >= 1 (every row a candidate). The
+    # Hessian sums the clipped rows' outer products by blocks of rows: one
+    # block, or one row per block.
+    from sklearn_fairif import _weights
     from sklearn_fairif._weights import _Dual
+
+    if one_row_per_block:
+        monkeypatch.setattr(_weights, "_OUTER_PRODUCT_VALUES", 1)
 
     rng = np.random.default_rng(7)
     A = rng.standard_t(3, size=(2, 500, 3)) / 500  # heavy tails: a few big rows
@@ -367,6 +376,19 @@ def test_dual_pruned_to_candidate_rows_equals_the_full_sum(scale):
                       - _dual_direct(A[i], g[i], alpha, x[i, j] - e)[1]) / (2 * h)
                 np.testing.assert_allclose(H[i, j][:, c], fd, rtol=1e-5,
                                            atol=1e-6)
+
+
+def test_clipped_entries_as_csr_equal_scipys_conversion():
+    from sklearn_fairif._weights import _csr
+
+    rng = np.random.default_rng(3)
+    rows, columns = np.divmod(rng.choice(50 * 6, size=40, replace=False), 6)
+    data = rng.normal(size=40)
+    got = _csr(data, rows, columns, shape=(50, 6))
+    want = sparse.coo_array((data, (rows, columns)), shape=(50, 6)).tocsr()
+    np.testing.assert_array_equal(got.toarray(), want.toarray())
+    assert got.has_canonical_format
+    np.testing.assert_array_equal(got.indptr, want.indptr)
 
 
 @pytest.mark.parametrize("prune", [True, False])

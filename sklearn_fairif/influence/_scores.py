@@ -166,19 +166,22 @@ def parameter_shift(adapter, solver, D, *, damping=0.0, base_weight=None):
     (4,)
     """
     if sparse.issparse(D):
-        rows, on_rows = held_rows(D)
-        if not len(rows):  # no weight changed: no shift
+        columns = sparse.csr_array(D, dtype=float)
+        n_rows = np.count_nonzero(np.diff(columns.indptr))
+        if not n_rows:  # no weight changed: no shift
             return np.zeros((adapter.n_params, D.shape[1]))
-        if len(rows) < D.shape[1]:
+        if n_rows < D.shape[1]:
             # Fewer rows than columns (the selection's clipped corrections:
             # a few rows under a batch of candidates): the shift is linear in
             # D, so solve once per row and combine, D = E_rows @ D[rows].
+            rows, on_rows = held_rows(columns)
+            indptr = np.zeros(D.shape[0] + 1, dtype=np.int64)
+            indptr[rows + 1] = 1
             unit = sparse.csr_array(
-                (np.ones(len(rows)), (rows, np.arange(len(rows)))),
+                (np.ones(len(rows)), np.arange(len(rows)), np.cumsum(indptr)),
                 shape=(D.shape[0], len(rows)))
             return parameter_shift(adapter, solver, unit, damping=damping,
                                    base_weight=base_weight) @ on_rows
-        columns = sparse.csr_array(D, dtype=float)
         if base_weight is not None:
             columns = sparse.csr_array(
                 columns.multiply(np.asarray(base_weight)[:, None]))

@@ -416,6 +416,28 @@ def test_logit_jvp_is_the_transpose_of_logit_vjp(case_id, fmt):
     assert _rel(G.T @ jvp, adapter.logit_vjp(X_val, G).T @ V) < 1e-12
 
 
+@pytest.mark.parametrize("hook", ["decision_function", "logit_jvp", "logit_vjp"])
+def test_margin_hooks_validate_their_rows(hook):
+    # A finite float64 array skips check_array; every other input still
+    # goes through it: other dtypes and lists give the same numbers, and a
+    # NaN, an infinity or an empty array is refused.
+    est, _, X, y, sw, X_val = _objective("lr_C100", "dense")
+    adapter = LinearAdapter(est, X, y, sw)
+    other = {"decision_function": (), "logit_jvp": (np.ones((adapter.n_params, 2)),),
+             "logit_vjp": (np.ones((X_val.shape[0], 2)),)}[hook]
+    call = getattr(adapter, hook)
+    want = call(X_val, *other)
+    assert_allclose(call(X_val.astype(np.float32), *other), want, rtol=1e-5)
+    assert_allclose(call(X_val.tolist(), *other), want)
+    for value in (np.nan, np.inf):
+        bad = X_val.copy()
+        bad[3, 1] = value
+        with pytest.raises(ValueError, match="Input contains"):
+            call(bad, *other)
+    with pytest.raises(ValueError, match="0 sample"):
+        call(np.empty((0, X_val.shape[1])), *other)
+
+
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_displaced_moves_the_parameters_of_a_copy(fit_intercept):
     X, y, _, _ = _data()
