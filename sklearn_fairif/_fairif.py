@@ -211,7 +211,10 @@ class FairIFClassifier(BaseInfluenceReweighting):
     cv_results_ : dict
         With a list or a float: lists with one entry per ``alpha`` refitted:
         ``"alpha"``, ``"val_accuracy"``, ``"val_gap"`` (mean absolute hard
-        gap) and ``"val_gaps"``. With ``"auto"``: arrays with one entry per
+        gap), ``"val_gaps"`` and ``"val_within_tol"`` (whether the
+        validation accuracy fell from the unweighted model's by at most
+        ``tol``: the alphas the choice was made among; all True without
+        ``y_val``). With ``"auto"``: arrays with one entry per
         candidate: ``"alpha"``, ``"heldout_gap"`` and ``"heldout_gap_std"``
         (mean and spread over folds of the predicted held-out gap),
         ``"heldout_utility_change"`` (and ``_std``: the predicted change of
@@ -415,7 +418,8 @@ class FairIFClassifier(BaseInfluenceReweighting):
         self.solver_ = result.solver
         self.alpha_ = best["alpha"]
         self.constraint_names_ = list(constraints.names)
-        self.cv_results_ = _cv_results(path, selection, best, acc_before)
+        self.cv_results_ = _cv_results(path, selection, best, acc_before,
+                                       self.tol)
         self.validation_gaps_ = {
             "before": result.gaps,
             "predicted": best["predicted"],
@@ -771,13 +775,17 @@ def _margin_shift(adapter, X_val, shift):
     return MarginShift(adapter.decision_function(X_val), margins_change)
 
 
-def _cv_results(path, selection, best, acc_before):
+def _cv_results(path, selection, best, acc_before, tol):
     """``cv_results_``: the refitted path, or the cross-fitted selection."""
     refitted = {
         "alpha": [e["alpha"] for e in path],
         "val_accuracy": [e["accuracy"] for e in path],
         "val_gap": [e["gap"] for e in path],
         "val_gaps": [e["hard"] for e in path],
+        # By the rule that chose among them (no labels: the gap alone).
+        "val_within_tol": [bool(np.isnan(acc_before)
+                                or _keeps(e["accuracy"], acc_before, tol))
+                           for e in path],
     }
     if selection is None:
         return refitted

@@ -114,6 +114,10 @@ def test_alpha_path_and_selection(biased_split):
     ]
     best = min(admissible, key=lambda a: res["val_gap"][alphas.index(a)])
     assert clf.alpha_ == best
+    # cv_results_ says which alphas the choice was among.
+    assert [a for a, ok in zip(alphas, res["val_within_tol"], strict=True)
+            if ok] == admissible
+    assert 0 < len(admissible) < len(alphas)  # both kinds occur
     # Weaker penalty -> weights move further from 1.
     single = [
         _fit(FairIFClassifier(alpha=a), biased_split).sample_weight_.std()

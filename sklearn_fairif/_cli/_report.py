@@ -52,7 +52,7 @@ def _choice_lines(result, args, gap_name):
     n_alpha = len(path)
     if n_alpha == 1:
         return []
-    admissible = path["val_accuracy"] >= result.erm_val["val_accuracy"] - args.tol
+    admissible = path["val_within_tol"]
     rule = (f"alpha={alpha:g} was chosen from {n_alpha} values: the "
             f"smallest validation {gap_name} among those keeping validation "
             f"accuracy within --tol={args.tol:g} of ERM's")

@@ -65,7 +65,7 @@ def _evaluate(models, X, y, s):
 
 
 # cv_results_ keys of each kind of path, as alpha_path.csv's columns.
-_REFIT_COLUMNS = ("alpha", "val_accuracy", "val_gap")
+_REFIT_COLUMNS = ("alpha", "val_accuracy", "val_gap", "val_within_tol")
 _CROSSFIT_COLUMNS = ("alpha", "heldout_gap", "heldout_gap_std",
                      "heldout_utility_change", "heldout_utility_change_std",
                      "weight_change", "admissible")

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 CROSSFIT_COLUMNS = ["alpha", "heldout_gap", "heldout_gap_std",
                     "heldout_utility_change", "heldout_utility_change_std",
                     "weight_change", "admissible", "chosen"]
-REFIT_COLUMNS = ["alpha", "val_accuracy", "val_gap", "chosen"]
+REFIT_COLUMNS = ["alpha", "val_accuracy", "val_gap", "val_within_tol", "chosen"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

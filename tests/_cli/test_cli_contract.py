@@ -495,7 +495,8 @@ def test_alpha_auto_fallback_on_a_tiny_validation_cell(csv, tmp_path, capsys):
             "validation set has too few rows") in text
     model = joblib.load(out / "model.joblib")
     path = pd.read_csv(out / "alpha_path.csv")
-    assert list(path.columns) == ["alpha", "val_accuracy", "val_gap", "chosen"]
+    assert list(path.columns) == ["alpha", "val_accuracy", "val_gap", "val_within_tol",
+                                  "chosen"]
     assert path["alpha"].tolist() == [model.alpha_]
     report = (out / "report.md").read_text()
     assert f"alpha: auto (could not cross-fit: alpha={model.alpha_:g})" in report
