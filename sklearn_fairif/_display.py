@@ -7,7 +7,7 @@ package (which re-exports the class) does not import it.
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ._fairif import FairIFClassifier, _keeps
+from ._fairif import FairIFClassifier
 
 KINDS = ("crossfit", "refit", "fallback")
 MATPLOTLIB_HINT = "pip install 'sklearn-fairif[report]'"
@@ -201,8 +201,9 @@ class AlphaPathDisplay:
             The validation data the estimator was fitted with. Used only for
             a list of alphas, whose budget counts from the unweighted model's
             validation accuracy, which ``cv_results_`` does not hold: with
-            ``X_val`` and ``y_val`` it is computed, and the ``tol`` line and
-            the shading are drawn.
+            ``X_val`` and ``y_val`` it is computed and the ``tol`` line is
+            drawn. The alphas outside the budget are shaded either way
+            (``cv_results_["val_within_tol"]``).
         y_val : array-like of shape (n_val,), default=None
             The validation labels, with ``X_val``.
         ax : matplotlib Axes, default=None
@@ -258,11 +259,13 @@ class AlphaPathDisplay:
         else:
             accuracy = np.asarray(results["val_accuracy"], dtype=float)
             baseline = admissible = None
-            if X_val is not None and not np.all(np.isnan(accuracy)):
-                predicted = np.asarray(estimator._predict_labels(
-                    X_val, estimator.initial_estimator_))
-                baseline = float(np.mean(predicted == np.asarray(y_val).ravel()))
-                admissible = _keeps(accuracy, baseline, estimator.tol)
+            if not np.all(np.isnan(accuracy)):
+                admissible = np.asarray(results["val_within_tol"], dtype=bool)
+                if X_val is not None:
+                    predicted = np.asarray(estimator._predict_labels(
+                        X_val, estimator.initial_estimator_))
+                    baseline = float(np.mean(
+                        predicted == np.asarray(y_val).ravel()))
             display = cls(
                 kind="fallback" if isinstance(estimator.alpha, str) else "refit",
                 alphas=results["alpha"], gap=results["val_gap"],

@@ -144,10 +144,16 @@ def test_refit_path_with_the_validation_set(list_fit, biased_split):
         assert _shaded(display, alpha) == (not admissible), alpha
 
 
-def test_refit_path_without_the_validation_set_has_no_budget(list_fit):
+def test_refit_path_without_the_validation_set_has_no_budget_line(list_fit):
+    # The budget's line needs the unweighted model's validation accuracy;
+    # which alphas kept it, cv_results_ says.
     display = AlphaPathDisplay.from_estimator(list_fit)
-    assert display.tol_line_ is None and display.inadmissible_spans_ == []
-    assert display.accuracy_line_ is not None
+    assert display.tol_line_ is None and display.accuracy_line_ is not None
+    results = list_fit.cv_results_
+    assert not all(results["val_within_tol"])  # something to shade
+    for alpha, within in zip(results["alpha"], results["val_within_tol"],
+                             strict=True):
+        assert _shaded(display, alpha) == (not within), alpha
 
 
 def test_fallback_of_auto(biased_split):
