@@ -96,7 +96,10 @@ GAP_TIE_RTOL = 0.01
 # SCAN_BUDGET (one batch's dual margins): there each batch's fixed cost
 # dominates (8 took class_size's 6,000-row selection from 6.3 to 5.4 ms,
 # German's from 2.1 to 1.5); on Adult the work wasted past the scan's early
-# stop did (8 took 1.6 times as long as 4).
+# stop did (8 took 1.6 times as long as 4). Where the margins' shift is an
+# iterative solve (a network's conjugate gradients), its columns are the
+# cost: one alpha per batch (the COMPAS MLP's selection 0.58 s, against 0.77
+# with 4 and 0.82 with 8).
 ALPHAS_PER_PASS = (4, 8)
 SCAN_BUDGET = 160_000
 
@@ -392,7 +395,7 @@ class CrossFitPlan:
         path = WeightPath(A_train.transpose(1, 0, 2), g_train)
         heldout = _HeldOut(self, A_train, influence, values, margin_influence)
         below = 0
-        per_pass = int(np.clip(SCAN_BUDGET // (len(A_train) * K), *ALPHAS_PER_PASS))
+        per_pass = _alphas_per_pass(len(A_train), K, margin_influence)
         for chunk in _chunks(range(n_a - 1, -1, -1), per_pass):
             points = path.solve_low_rank(alphas[chunk], tol=SELECTION_TOL)
             gap[:, chunk], accuracy = heldout.evaluate(points)
@@ -549,6 +552,13 @@ class _HeldOut:
         return flips / self.per_fold
 
 
+def _alphas_per_pass(n_samples, n_folds, margin_influence):
+    """How many alphas the scan solves together (see ALPHAS_PER_PASS)."""
+    if getattr(margin_influence, "iterative", False):
+        return 1
+    return int(np.clip(SCAN_BUDGET // (n_samples * n_folds), *ALPHAS_PER_PASS))
+
+
 def _chunks(values, size):
     """Consecutive lists of ``size`` items of ``values`` (the last shorter)."""
     values = list(values)
@@ -598,10 +608,13 @@ class MarginShift:
     It stands for the n × m margin influence ``A_z`` through its products
     (:meth:`rmatmat`), so every validation row is tracked at the cost of one
     data pass per batch of weight changes (of the rows a sparse batch holds).
+    ``iterative=True`` says that each call is an iterative solve whose cost
+    grows with the columns of ``D``: the scan then solves one alpha per batch.
     """
 
-    def __init__(self, z, shift):
+    def __init__(self, z, shift, *, iterative=False):
         self.z, self._shift = np.asarray(z, dtype=float), shift
+        self.iterative = iterative
 
     def rmatmat(self, D):
         """Return ``D.T @ A_z``, shape (b, m); ``D`` may be SciPy sparse."""

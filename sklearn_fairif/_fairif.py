@@ -497,7 +497,8 @@ class FairIFClassifier(BaseInfluenceReweighting):
         if plan is not None:
             margins = None
             if not plan.margin_columns:
-                margins = _margin_shift(adapter, model.Xt_val, shift)
+                margins = _margin_shift(adapter, model.Xt_val, shift,
+                                        iterative=not direct)
             with timed_stage(times, STAGE_SELECTION, self._log_name):
                 selection = plan.select(extra.influence, extra.gaps, tol=self.tol,
                                         margin_influence=margins)
@@ -767,12 +768,13 @@ def _split_columns(result, k):
     return first, rest
 
 
-def _margin_shift(adapter, X_val, shift):
+def _margin_shift(adapter, X_val, shift, *, iterative):
     """Return the validation margins with their first-order change under ``shift``."""
     def margins_change(D):
         return adapter.logit_jvp(X_val, shift(D))
 
-    return MarginShift(adapter.decision_function(X_val), margins_change)
+    return MarginShift(adapter.decision_function(X_val), margins_change,
+                       iterative=iterative)
 
 
 def _cv_results(path, selection, best, acc_before, tol):

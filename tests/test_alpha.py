@@ -9,6 +9,7 @@ from sklearn_fairif import FairIFClassifier
 from sklearn_fairif._alpha import (
     DEFAULT_ALPHAS,
     MarginShift,
+    _alphas_per_pass,
     choose_alpha,
     first_within_budget,
     make_crossfit_plan,
@@ -318,7 +319,8 @@ def _shifted_plan(seed=1):
 def test_the_scan_does_not_depend_on_the_alphas_solved_together(monkeypatch):
     # Batches of 1, 3 or every alpha: other Newton starts and other points of
     # the early stop within a batch, the same predictions (to the solves'
-    # tolerance) and the same alphas left unscanned.
+    # tolerance) and the same alphas left unscanned. Small problems take the
+    # most alphas per batch (the last setting: all of them).
     _, (plan, cells, margins) = _shifted_plan()
     results = []
     for per_pass in (1, 3, len(DEFAULT_ALPHAS)):
@@ -327,6 +329,13 @@ def test_the_scan_does_not_depend_on_the_alphas_solved_together(monkeypatch):
         results.append(plan.predict_heldout(
             cells.influence, cells.gaps, DEFAULT_ALPHAS, stop_below=-0.004,
             margin_influence=margins))
+    # An iterative margins' shift: one alpha per batch, whatever the setting.
+    iterative = MarginShift(margins.z, margins._shift, iterative=True)
+    assert _alphas_per_pass(3000, plan.n_folds, iterative) == 1
+    assert _alphas_per_pass(3000, plan.n_folds, margins) == per_pass
+    results.append(plan.predict_heldout(
+        cells.influence, cells.gaps, DEFAULT_ALPHAS, stop_below=-0.004,
+        margin_influence=iterative))
     gap = results[0][0]
     assert 0 < np.isnan(gap[0]).sum() < len(DEFAULT_ALPHAS) - 2  # it stopped
     for other in results[1:]:
