@@ -96,10 +96,13 @@ GAP_TIE_RTOL = 0.01
 # SCAN_BUDGET (one batch's dual margins): there each batch's fixed cost
 # dominates (8 took class_size's 6,000-row selection from 6.3 to 5.4 ms,
 # German's from 2.1 to 1.5); on Adult the work wasted past the scan's early
-# stop did (8 took 1.6 times as long as 4). Where the margins' shift is an
-# iterative solve (a network's conjugate gradients), its columns are the
-# cost: one alpha per batch (the COMPAS MLP's selection 0.58 s, against 0.77
-# with 4 and 0.82 with 8).
+# stop did (8 took 1.6 times as long as 4). Where each column of the margins'
+# shift is a solve of its own (conjugate gradients over a network's
+# column-by-column Hessian products), its columns are the cost: one alpha per
+# batch (the COMPAS MLP's selection 0.58 s, against 0.77 with 4 and 0.82 with
+# 8). A linear model's CG multiplies all columns in one data pass: there
+# batches keep the budget's size (Adult's selection 0.9 s, against 1.4 s
+# with one alpha per batch).
 ALPHAS_PER_PASS = (4, 8)
 SCAN_BUDGET = 160_000
 
@@ -554,7 +557,7 @@ class _HeldOut:
 
 def _alphas_per_pass(n_samples, n_folds, margin_influence):
     """How many alphas the scan solves together (see ALPHAS_PER_PASS)."""
-    if getattr(margin_influence, "iterative", False):
+    if getattr(margin_influence, "per_column", False):
         return 1
     return int(np.clip(SCAN_BUDGET // (n_samples * n_folds), *ALPHAS_PER_PASS))
 
@@ -608,13 +611,13 @@ class MarginShift:
     It stands for the n × m margin influence ``A_z`` through its products
     (:meth:`rmatmat`), so every validation row is tracked at the cost of one
     data pass per batch of weight changes (of the rows a sparse batch holds).
-    ``iterative=True`` says that each call is an iterative solve whose cost
-    grows with the columns of ``D``: the scan then solves one alpha per batch.
+    ``per_column=True`` says that each column of ``D`` costs ``shift`` a
+    solve of its own: the scan then solves one alpha per batch.
     """
 
-    def __init__(self, z, shift, *, iterative=False):
+    def __init__(self, z, shift, *, per_column=False):
         self.z, self._shift = np.asarray(z, dtype=float), shift
-        self.iterative = iterative
+        self.per_column = per_column
 
     def rmatmat(self, D):
         """Return ``D.T @ A_z``, shape (b, m); ``D`` may be SciPy sparse."""

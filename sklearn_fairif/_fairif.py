@@ -497,8 +497,11 @@ class FairIFClassifier(BaseInfluenceReweighting):
         if plan is not None:
             margins = None
             if not plan.margin_columns:
+                # CG over column-by-column Hessian products solves each
+                # column on its own.
+                per_column = not direct and getattr(adapter, "columnwise_hvp", False)
                 margins = _margin_shift(adapter, model.Xt_val, shift,
-                                        iterative=not direct)
+                                        per_column=per_column)
             with timed_stage(times, STAGE_SELECTION, self._log_name):
                 selection = plan.select(extra.influence, extra.gaps, tol=self.tol,
                                         margin_influence=margins)
@@ -768,13 +771,13 @@ def _split_columns(result, k):
     return first, rest
 
 
-def _margin_shift(adapter, X_val, shift, *, iterative):
+def _margin_shift(adapter, X_val, shift, *, per_column):
     """Return the validation margins with their first-order change under ``shift``."""
     def margins_change(D):
         return adapter.logit_jvp(X_val, shift(D))
 
     return MarginShift(adapter.decision_function(X_val), margins_change,
-                       iterative=iterative)
+                       per_column=per_column)
 
 
 def _cv_results(path, selection, best, acc_before, tol):

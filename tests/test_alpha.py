@@ -329,13 +329,14 @@ def test_the_scan_does_not_depend_on_the_alphas_solved_together(monkeypatch):
         results.append(plan.predict_heldout(
             cells.influence, cells.gaps, DEFAULT_ALPHAS, stop_below=-0.004,
             margin_influence=margins))
-    # An iterative margins' shift: one alpha per batch, whatever the setting.
-    iterative = MarginShift(margins.z, margins._shift, iterative=True)
-    assert _alphas_per_pass(3000, plan.n_folds, iterative) == 1
+    # A shift that solves column by column: one alpha per batch, whatever
+    # the setting.
+    per_column = MarginShift(margins.z, margins._shift, per_column=True)
+    assert _alphas_per_pass(3000, plan.n_folds, per_column) == 1
     assert _alphas_per_pass(3000, plan.n_folds, margins) == per_pass
     results.append(plan.predict_heldout(
         cells.influence, cells.gaps, DEFAULT_ALPHAS, stop_below=-0.004,
-        margin_influence=iterative))
+        margin_influence=per_column))
     gap = results[0][0]
     assert 0 < np.isnan(gap[0]).sum() < len(DEFAULT_ALPHAS) - 2  # it stopped
     for other in results[1:]:
@@ -594,13 +595,29 @@ def test_auto_with_lissa_cross_fits_too():
                     lissa.cv_results_["heldout_gap"][both])[0] > 0.99
 
 
-def test_auto_with_cg_leaves_the_users_solver_alone():
+def _spy_per_column(monkeypatch):
+    """Record whether each scan's margin shift solves column by column."""
+    seen = []
+
+    def spy(n_samples, n_folds, margin_influence):
+        seen.append(margin_influence.per_column)
+        return _alphas_per_pass(n_samples, n_folds, margin_influence)
+
+    monkeypatch.setattr("sklearn_fairif._alpha._alphas_per_pass", spy)
+    return seen
+
+
+def test_auto_with_cg_leaves_the_users_solver_alone(monkeypatch):
     from sklearn_fairif.influence import CGSolver
 
+    seen = _spy_per_column(monkeypatch)
     X, y, X_val, y_val, s_val = _problem(seed=2)
     solver = CGSolver(tol=1e-7)
     clf = FairIFClassifier(solver=solver).fit(X, y, X_val=X_val, y_val=y_val,
                                               s_val=s_val)
+    # A linear model's CG multiplies every column in one data pass: the scan
+    # keeps its batches of alphas.
+    assert seen == [False]
     assert "heldout_gap" in clf.cv_results_
     assert solver.tol == 1e-7 and not hasattr(solver, "n_iter_")
     assert clf.solver_ is not solver and clf.solver_.tol == 1e-7
@@ -652,9 +669,13 @@ def test_auto_cross_fits_a_network_on_its_last_layer():
     _assert_cross_fitted(clf)
 
 
-def test_auto_cross_fits_a_network_over_every_parameter_by_cg():
+def test_auto_cross_fits_a_network_over_every_parameter_by_cg(monkeypatch):
+    seen = _spy_per_column(monkeypatch)
     clf, module = _fit_net_auto(96)
     # More than 1024 influence parameters: CG, and still cross-fitted.
     assert sum(p.numel() for p in module.parameters()) > 1024
     assert clf.solver_.__class__.__name__ == "CGSolver"
     _assert_cross_fitted(clf)
+    # On the CPU each column of the net's Hessian products is its own double
+    # backward: one alpha per batch.
+    assert seen == [True]

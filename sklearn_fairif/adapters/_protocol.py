@@ -114,6 +114,11 @@ class ModelFamily(Protocol):
     ``hessian()`` (P,), NumPy, cheap to compute;
     :class:`~sklearn_fairif.influence.CGSolver` then preconditions with it
     (Jacobi).
+    ``columnwise_hvp`` is an optional instance attribute, ``True`` when
+    ``hvp`` costs one pass over its rows per column of ``V`` (a network's
+    double backward on the CPU) rather than one pass for all of them: the
+    ``alpha="auto"`` scan then gives conjugate gradients one candidate at a
+    time. It defaults to ``False``.
     ``prepare_fit_data(estimator, X, y01)`` is an optional hook that turns the
     0/1 targets and the inputs into what the family's ``fit`` expects.
     ``warm_fit(fitted, X, y, sample_weight)`` (refit from a solution) and

@@ -231,6 +231,7 @@ class SkorchAdapter:
         first = next(self.module.parameters())
         self.device = first.device
         self._batch_backward = self.device.type != "cpu"
+        self.columnwise_hvp = not self._batch_backward  # see the protocol
         # Half-precision modules are evaluated in float32: CG in float16 would
         # lose the solution in rounding.
         self.dtype = torch.promote_types(first.dtype, torch.float32)
