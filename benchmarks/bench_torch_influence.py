@@ -290,8 +290,8 @@ NOTES = """
 - The tables above time the fit's own 2 constraints. A whole fit with
   ``alpha="auto"`` (the default) also solves the folds' 10 train-side
   constraint columns in its influence stage, and in its selection the
-  folds' 11 basis columns and one CG solve per batch of candidates (a
-  column per clipped training row, at most 20), all stopped at a relative
+  folds' 11 basis columns and one CG solve per candidate (a column per
+  clipped training row, at most one per fold: 5), all stopped at a relative
   residual of 1e-3: several times the 2-constraint influence stage (the
   whole-fit line above; the CNN below).
   ``influence_params="last_layer"`` makes all of it one exact solve.
