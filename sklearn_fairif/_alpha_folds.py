@@ -193,15 +193,19 @@ def make_folds(objective, y_val, s_val, *, n_folds=5, random_state=None):
     # A cell can be a whole group (accuracy, selection rate) while the strata
     # are group x label: StratifiedKFold refuses more folds than its largest
     # stratum has rows.
-    largest_stratum = int(np.bincount(strata).max())
-    for k in range(min(n_folds, smallest, largest_stratum), 1, -1):
-        # StratifiedKFold needs every stratum to have k rows; a smaller stratum
-        # would be spread unevenly, so check the cells afterwards either way.
+    stratum_sizes = np.bincount(strata)
+    for k in range(min(n_folds, smallest, int(stratum_sizes.max())), 1, -1):
+        # StratifiedKFold warns when a stratum has fewer than k rows (it is
+        # then spread unevenly), so the cells are checked afterwards either
+        # way.
         splitter = StratifiedKFold(k, shuffle=True,
                                    random_state=_seed(random_state))
         folds = np.empty(len(s_val), dtype=int)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
+            # Only where it would warn: a filter set here slows every
+            # warning raised (and ignored) inside the split, 0.3 ms a fit.
+            if stratum_sizes[stratum_sizes > 0].min() < k:
+                warnings.simplefilter("ignore", UserWarning)
             for f, (_, held) in enumerate(splitter.split(s_val, strata)):
                 folds[held] = f
         if all(np.all(np.bincount(folds[cell], minlength=k) > 0) for cell in cells):
