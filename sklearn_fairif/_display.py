@@ -87,7 +87,7 @@ class AlphaPathDisplay:
     gap : array-like of shape (n_alphas,)
         The fairness gap (mean absolute value of the constraints) per alpha;
         NaN where an alpha was not evaluated (``"auto"`` stops its scan early
-        once smaller alphas lose too much accuracy).
+        once smaller alphas lose too much accuracy or stop closing the gap).
     alpha_chosen : float
         The alpha that was chosen (``alpha_``).
     kind : {"crossfit", "refit", "fallback"}, default="crossfit"

@@ -228,8 +228,9 @@ class FairIFClassifier(BaseInfluenceReweighting):
         than ``tol``, so are up to four larger ones, and ``alpha_`` is the
         smallest of them that keeps it. The scan of the candidates runs
         from the largest down and stops once smaller ones lose more than
-        ``2 * tol`` of predicted accuracy twice in a row: the candidates it
-        did not reach are NaN (and not admissible). Accuracies are NaN
+        ``2 * tol`` of predicted accuracy twice in a row, or once three in
+        a row have not lowered the least admissible held-out gap: the
+        candidates it did not reach are NaN (and not admissible). Accuracies are NaN
         without ``y_val``.
     classes_ : ndarray of shape (2,)
         The class labels.

@@ -8,8 +8,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn_fairif import FairIFClassifier
 from sklearn_fairif._alpha import (
     DEFAULT_ALPHAS,
+    PLATEAU_STEPS,
     MarginShift,
     _alphas_per_pass,
+    _ScanEnd,
     choose_alpha,
     first_within_budget,
     make_crossfit_plan,
@@ -186,6 +188,40 @@ def test_choose_alpha_breaks_ties_towards_larger_alpha():
         sel = choose_alpha(alphas, gap, np.zeros((1, 3)), np.zeros((1, 3)),
                            tol=0.01)
         assert sel.alpha == chosen
+
+
+def _scan_length(gaps, utils, tol=0.01):
+    """Candidates a _ScanEnd lets the scan evaluate, in scan order."""
+    end = _ScanEnd(tol)
+    for i, (gap, util) in enumerate(zip(gaps, utils, strict=True)):
+        if end.reached(gap, util):
+            return i + 1
+    return len(gaps)
+
+
+def test_the_scan_ends_after_a_plateau_of_the_admissible_gap():
+    assert PLATEAU_STEPS == 3
+    # From the largest alpha down: the gap falls, then stays for three
+    # candidates; the scan ends at the third.
+    gaps = [0.10, 0.06, 0.05, 0.05, 0.051, 0.05, 0.01, 0.0]
+    assert _scan_length(gaps, [0.0] * 8) == 6
+    # A lower gap that breaks the budget does not count as progress (the
+    # plateau runs from 0.05), nor does one only as low as the best.
+    utils = [0.0, 0.0, 0.0, -0.015, -0.015, -0.015, 0.0, 0.0]
+    assert _scan_length([0.10, 0.06, 0.05, 0.04, 0.03, 0.02, 0.01, 0.0],
+                        utils) == 6
+    # Every fall restarts the count: no end.
+    assert _scan_length(list(np.linspace(0.1, 0.0, 8)), [0.0] * 8) == 8
+    # Without labels (NaN accuracy) every candidate is admissible.
+    assert _scan_length(gaps, [np.nan] * 8) == 6
+
+
+def test_the_scan_ends_when_the_accuracy_stays_far_below_the_budget():
+    # Two candidates in a row below -2 tol; one alone does not end it.
+    gaps = list(np.linspace(0.1, 0.0, 8))
+    assert _scan_length(gaps, [0.0, -0.03, 0.0, -0.021, -0.05, 0, 0, 0]) == 5
+    # Nothing admissible yet: no plateau either, however flat the gap.
+    assert _scan_length([0.1] * 8, [-0.015] * 8) == 8
 
 
 def test_a_drop_of_exactly_tol_keeps_the_budget():
