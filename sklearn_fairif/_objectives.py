@@ -220,28 +220,32 @@ def stack_constraints(first, *others):
 
 
 def _cell_means(rate, rows, s_val, groups):
-    """Per group, its cell's row weights ``1 / n_cell`` (raise on empty cells)."""
-    cell = _CELL_NAMES[rate]
-    means = {}
-    for g in groups:
-        mask = rows & (s_val == g)
-        if not mask.any():
-            label = g.item() if isinstance(g, np.generic) else g
-            raise ValueError(
-                f"Group {label!r} has no {cell + ' ' if cell else ''}rows in the "
-                f"validation set (s_val, y_val), so its {rate} is undefined. Use "
-                "a larger validation set or an objective that does not need this "
-                "rate."
-            )
-        means[g] = mask / mask.sum()
-    return means
+    """Each group's cell's row weights ``1 / n_cell``: row g, shape (G, m).
+
+    Raises on an empty cell. One comparison for all groups: the cross-fitting
+    plan has one group per (group, fold).
+    """
+    cells = (s_val == groups[:, None]) & rows
+    counts = np.count_nonzero(cells, axis=1)
+    empty = np.flatnonzero(counts == 0)
+    if empty.size:
+        g = groups[empty[0]]
+        label = g.item() if isinstance(g, np.generic) else g
+        cell = _CELL_NAMES[rate]
+        raise ValueError(
+            f"Group {label!r} has no {cell + ' ' if cell else ''}rows in the "
+            f"validation set (s_val, y_val), so its {rate} is undefined. Use "
+            "a larger validation set or an objective that does not need this "
+            "rate."
+        )
+    return cells / counts[:, None]
 
 
 def _group_rates(rate, rows, s_val, groups):
     """Yield ``(name, v, group)``: each group's own rate on one rate."""
     means = _cell_means(rate, rows, s_val, groups)
-    for g in groups:
-        yield f"{rate}[{g}]", means[g], g
+    for i, g in enumerate(groups):
+        yield f"{rate}[{g}]", means[i], g
 
 
 def _group_contrasts(rate, rows, s_val, groups):
@@ -254,8 +258,8 @@ def _group_contrasts(rate, rows, s_val, groups):
     means = _cell_means(rate, rows, s_val, groups)
     if len(groups) == 2:
         a, b = groups
-        yield f"{rate}[{a}] - {rate}[{b}]", means[a] - means[b], None
+        yield f"{rate}[{a}] - {rate}[{b}]", means[0] - means[1], None
         return
     overall = rows / rows.sum()
-    for g in groups:
-        yield f"{rate}[{g}] - {rate}[all]", means[g] - overall, None
+    for i, g in enumerate(groups):
+        yield f"{rate}[{g}] - {rate}[all]", means[i] - overall, None
