@@ -230,8 +230,8 @@ class FairIFClassifier(BaseInfluenceReweighting):
         from the largest down and stops once smaller ones lose more than
         ``2 * tol`` of predicted accuracy twice in a row, or once three in
         a row have not lowered the least admissible held-out gap: the
-        candidates it did not reach are NaN (and not admissible). Accuracies are NaN
-        without ``y_val``.
+        candidates it did not reach are NaN (and not admissible).
+        Accuracies are NaN without ``y_val``.
     classes_ : ndarray of shape (2,)
         The class labels.
     n_features_in_ : int
