@@ -365,7 +365,7 @@ def _newton(dual, x, *, tol, max_iter):
     f, grad = dual.value_grad(x)
     done = np.zeros(x.shape[:2], dtype=bool)  # at machine precision
     for _ in range(max_iter):
-        norm = np.max(np.abs(grad), axis=-1)
+        norm = np.abs(grad).max(axis=-1)
         moving = (norm > tol) & ~done
         if not moving.any():
             return x
@@ -375,10 +375,10 @@ def _newton(dual, x, *, tol, max_iter):
         step = -np.linalg.solve(H, grad[..., None])[..., 0]
         step[~moving] = 0.0
         size, f, grad = _line_search(dual, x, step, f, grad, norm, moving)
-        x = x + size[..., None] * step
-        done |= size * np.max(np.abs(step), axis=-1) <= 1e-15 * (
-            1.0 + np.max(np.abs(x), axis=-1))
-    if np.any(np.max(np.abs(grad), axis=-1) > tol):
+        moved = size[..., None] * step
+        x = x + moved
+        done |= np.abs(moved).max(axis=-1) <= 1e-15 * (1.0 + np.abs(x).max(axis=-1))
+    if np.any(np.abs(grad).max(axis=-1) > tol):
         warnings.warn(
             f"The weight solver did not converge in max_iter={max_iter} "
             f"iterations (dual gradient {np.max(np.abs(grad)):.1e} > tol={tol}); "
@@ -396,20 +396,21 @@ def _line_search(dual, x, step, f, grad, norm, moving):
     (the next iterate's, so none is evaluated twice).
     """
     slope = np.einsum("...k,...k->...", grad, step)
-    size = np.ones(x.shape[:2])
-    pending = moving.copy()
     f_new, grad_new = dual.value_grad(x + step)
+    # Near the optimum f's changes drop below its rounding error; a full
+    # step that halves the gradient is then accepted as progress.
+    # (Negated comparisons: a NaN is never accepted.)
+    pending = moving & ~((f_new <= f + 1e-4 * slope)
+                         | (np.abs(grad_new).max(axis=-1) <= 0.5 * norm))
+    size = np.ones(x.shape[:2])
     for _ in range(60):
-        # Near the optimum f's changes drop below its rounding error; a
-        # full step that halves the gradient is then accepted as progress.
-        pending &= ~((f_new <= f + 1e-4 * size * slope) | (
-            (size == 1.0) & (np.max(np.abs(grad_new), axis=-1) <= 0.5 * norm)))
         if not pending.any():
             break
         size[pending] *= 0.5
         f_try, grad_try = dual.value_grad(x + size[..., None] * step)
         f_new[pending] = f_try[pending]
         grad_new[pending] = grad_try[pending]
+        pending &= ~(f_new <= f + 1e-4 * size * slope)
     return size, f_new, grad_new
 
 
