@@ -445,7 +445,7 @@ class _ScanEnd:
     def reached(self, gap, utility):
         """Record the next candidate; True when the scan can end after it."""
         self.below = self.below + 1 if utility < -2.0 * self.tol else 0
-        admissible = not utility < -self.tol - TOL_SLACK
+        admissible = np.isnan(utility) or _keeps(utility, 0.0, self.tol)
         if admissible and gap < self.best:
             self.best, self.stale = gap, 0
         else:
@@ -668,6 +668,11 @@ class MarginShift:
         return np.asarray(self._shift(D)).T
 
 
+def _keeps(accuracy, acc_before, tol):
+    """Whether ``accuracy`` fell from ``acc_before`` by at most ``tol`` (pure)."""
+    return accuracy >= acc_before - tol - TOL_SLACK
+
+
 def choose_alpha(alphas, gap, utility_change, weight_change, *, tol,
                  max_weight_change=None):
     """Apply the selection rule to per-fold predictions (pure).
@@ -694,7 +699,7 @@ def choose_alpha(alphas, gap, utility_change, weight_change, *, tol,
     mean_change = weight_change.mean(axis=0)
     admissible = np.isfinite(mean_gap)  # NaN: not scanned
     if not np.all(np.isnan(mean_util)):
-        admissible &= mean_util >= -tol - TOL_SLACK
+        admissible &= _keeps(mean_util, 0.0, tol)
     if max_weight_change is not None:
         admissible &= mean_change <= max_weight_change
     if admissible.any():

@@ -12,8 +12,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._alpha import (
     DEFAULT_ALPHAS,
-    TOL_SLACK,
     MarginShift,
+    _keeps,
     first_within_budget,
     make_crossfit_plan,
 )
@@ -817,11 +817,6 @@ def _larger_candidates(alpha, selection):
         grid = selection.cv_results["alpha"][
             np.isfinite(selection.cv_results["heldout_gap"])]
     return grid[grid > alpha]
-
-
-def _keeps(accuracy, acc_before, tol):
-    """Whether ``accuracy`` fell from ``acc_before`` by at most ``tol``."""
-    return accuracy >= acc_before - tol - TOL_SLACK
 
 
 def _accuracy(y_pred01, y_val):
