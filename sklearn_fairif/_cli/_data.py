@@ -8,9 +8,11 @@ import pandas as pd
 
 from ._common import (
     _DATASETS,
+    MANY_GROUPS,
     MAX_CODE_VALUES,
     MIN_VAL_ROWS_PER_GROUP,
     NEEDS_LABELS,
+    SHOWN_GROUPS,
     CLIError,
 )
 
@@ -403,9 +405,16 @@ def _check_validation_groups(problem, objective, where):
     if bad:
         need = (f"at least {MIN_VAL_ROWS_PER_GROUP} rows per group"
                 + (", with both classes present," if needs_labels else ""))
+        shown = "; ".join(bad[:SHOWN_GROUPS]) + (
+            f"; and {len(bad) - SHOWN_GROUPS} more" if len(bad) > SHOWN_GROUPS
+            else "")
+        n_groups = problem.s_val.nunique()
+        suspect = (f"; with {n_groups} distinct values, is it a continuous or "
+                   "ID-like column? Bin it or pass another --sensitive"
+                   if n_groups > MANY_GROUPS else "")
         raise CLIError(f"too few validation rows per group of {problem.sensitive!r}: "
-                       f"{'; '.join(bad)}; FairIF needs {need} to measure the "
-                       f"groups' rates ({where})")
+                       f"{shown}; FairIF needs {need} to measure the groups' "
+                       f"rates ({where}){suspect}")
 
 
 def _split_names(text):

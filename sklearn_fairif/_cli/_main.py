@@ -107,6 +107,9 @@ _positive_fraction = _number(float, lambda v: 0 < v < 1, "a fraction",
                              "a fraction in (0, 1)")
 _non_negative = _number(float, lambda v: 0 <= v < np.inf, "a number",
                         "a finite number >= 0")
+# The estimator's tol: an accuracy drop, at most all of it.
+_accuracy_drop = _number(float, lambda v: 0 <= v <= 1, "a number",
+                         "a number in [0, 1]")
 _positive_int = _number(int, lambda v: v >= 1, "an integer", "an integer >= 1")
 # numpy's seeds: 0 <= seed < 2**32.
 _seed = _number(int, lambda v: 0 <= v < 2**32, "an integer",
@@ -129,7 +132,7 @@ def _add_common(p):
                             "then one refit; one number: that alpha; "
                             "comma-separated numbers: one refit each, the fairest "
                             "within --tol kept (default: auto)")
-    model.add_argument("--tol", type=_non_negative, default=0.01,
+    model.add_argument("--tol", type=_accuracy_drop, default=0.01,
                        help="validation-accuracy loss allowed when choosing alpha "
                             "(auto: predicted on held-out folds; default: 0.01)")
     model.add_argument("--damping", type=_non_negative, default=None,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._common import _METRIC_COLUMNS, AUTO, CLIError
+from ._common import _METRIC_COLUMNS, AUTO, SHOWN_GROUPS, CLIError
 from ._data import _check_validation_groups, _Problem
 from ._models import _make_estimator
 from ._progress import _progress
@@ -142,6 +142,12 @@ class _Result:
     fairif_name: str
 
 
+def _some(names):
+    """Join the first SHOWN_GROUPS names, with their count when there are more."""
+    shown = ", ".join(names[:SHOWN_GROUPS])
+    return shown if len(names) <= SHOWN_GROUPS else f"{shown}, ... ({len(names)})"
+
+
 def _run(problem, args):
     log = _logger(args.quiet)
     for note in problem.notes:
@@ -151,7 +157,7 @@ def _run(problem, args):
         f"(with groups), {len(problem.y_test):,} {problem.eval_part} rows.")
     log(f"target {problem.target!r} (positive class: {problem.class_names[1]}), "
         f"sensitive attribute {problem.sensitive!r} "
-        f"(groups: {', '.join(sorted(problem.s_val.unique()))}), "
+        f"(groups: {_some(sorted(problem.s_val.unique()))}), "
         f"model: {args.model}, objective: {args.objective}.")
     clf, seconds = _fit(problem, args)
     kind = _path_kind(clf, args)

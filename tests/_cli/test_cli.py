@@ -210,6 +210,11 @@ BAD_INPUTS = {
         "sensitive column 'race' has a single value ('Caucasian')"),
     "too few validation rows": (
         lambda f: f.head(60), [], "too few validation rows per group of 'race'"),
+    # Hundreds of one-row groups: five named, the rest counted, and the likely
+    # cause said.
+    "continuous sensitive column": (
+        lambda f: f.assign(race=np.arange(len(f)) / 7.0), [],
+        "; and 1"),
     "unknown positive label": (
         lambda f: f, ["--positive-label", "yes"],
         "--positive-label 'yes' is not a value of 'outcome'"),
@@ -228,6 +233,7 @@ def test_bad_input_is_one_clear_line(case, compas_csv, tmp_path, capsys):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("fairif: error: "), err
     assert message in lines[0]
+    assert len(lines[0]) < 600, lines[0]
     assert not (tmp_path / "report").exists()
 
 

@@ -239,6 +239,8 @@ def test_overwrite_replaces_an_earlier_run(tmp_path, csv, capsys):
         (["--test-fraction", "nan"], ["argument --test-fraction"]),
         (["--damping", "inf"], ["argument --damping", "finite"]),
         (["--tol", "nan"], ["argument --tol"]),
+        # Checked before the data is read, like the estimator's own bound.
+        (["--tol", "2"], ["argument --tol", "[0, 1]"]),
         (["--objective", "fairness"], ["argument --objective"]),
         (["--model", "svm"], ["argument --model"]),
         (["--bogus"], ["unrecognized arguments: --bogus"]),
