@@ -14,6 +14,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.utils import check_random_state
 
 from ._objectives import OBJECTIVES
+from .utils._warnings import external_stacklevel
 
 # Rows of the validation set each rate averages over (as in _objectives).
 _RATE_ROWS = {
@@ -214,13 +215,13 @@ def make_folds(objective, y_val, s_val, *, n_folds=5, random_state=None):
                     f"alpha='auto': the validation cells are small (the "
                     f"smallest the objective needs has {smallest} rows), so {k} "
                     f"folds are used instead of {n_folds}.", UserWarning,
-                    stacklevel=3,
+                    stacklevel=external_stacklevel(),
                 )
             return folds
     warnings.warn(
         f"alpha='auto' needs every group x label cell of the validation set in "
         f"each of at least two folds, but the smallest has {smallest} row(s); "
         "falling back to the default alpha. Use a larger validation set or pass "
-        "alpha explicitly.", UserWarning, stacklevel=3,
+        "alpha explicitly.", UserWarning, stacklevel=external_stacklevel(),
     )
     return None

@@ -52,6 +52,7 @@ from .utils._validation import (
     check_cells,
     check_groups,
 )
+from .utils._warnings import external_stacklevel
 
 # Above this a weight times a loss, a curvature or a second weight can
 # overflow float64 (1e308).
@@ -302,7 +303,7 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
                 "validation_set=ValidationSet(X_val, y_val, s=s_val), which is "
                 "never sliced (and silences this warning).",
                 UserWarning,
-                stacklevel=4,  # fit, its _fit_context wrapper, caller
+                stacklevel=external_stacklevel(),
             )
         return _Validated(X_val, y_val, s_val)
 
@@ -376,7 +377,7 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
             return name == "exact"
         return isinstance(self.solver, ExactSolver)
 
-    def _check_influence(self, result, columns=slice(None), stacklevel=4):
+    def _check_influence(self, result, columns=slice(None)):
         """Raise on non-finite influences; warn when they are all zero.
 
         Called once per fit, on the first influence pass; ``columns`` are the
@@ -398,7 +399,7 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
                 "0 on the temperature's scale). Use a temperature near the "
                 "scale of the model's decision_function (e.g. 1).",
                 UserWarning,
-                stacklevel=stacklevel,  # default: this, fit, its wrapper, caller
+                stacklevel=external_stacklevel(),
             )
 
     def _clear_fitted(self):

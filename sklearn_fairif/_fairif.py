@@ -33,6 +33,7 @@ from .utils._logging import (
     verbose_logging,
 )
 
+from .utils._warnings import external_stacklevel
 # The fallback of alpha="auto" on a validation set too small to cross-fit:
 # the smallest value whose validation accuracy stayed within one point of the
 # unweighted model's on Adult, COMPAS and German (benchmarks/results).
@@ -457,7 +458,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
             "ignored: alpha is chosen by the validation gap alone. Pass y_val "
             "to keep the accuracy within tol.",
             UserWarning,
-            stacklevel=4,  # this, fit, its _fit_context wrapper, caller
+            stacklevel=external_stacklevel(),
         )
 
     def _influence_and_alphas(self, model, fitted, constraints, validation, alphas,
@@ -697,7 +698,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
             f"{len(tried) - 1} larger); the most accurate, "
             f"alpha={chosen['alpha']:g}, is used.",
             UserWarning,
-            stacklevel=4,  # this, fit, its _fit_context wrapper, caller
+            stacklevel=external_stacklevel(),
         )
         return chosen, tried
 
@@ -709,15 +710,17 @@ class FairIFClassifier(BaseInfluenceReweighting):
             why = (f"the soft validation gaps are already zero (at most "
                    f"{largest_gap:.1e}), so there is nothing to close"
                    if largest_gap < 1e-9 else
-                   f"the influences are tiny (temperature={self.temperature:g} "
-                   "flattens the soft rates when it is much larger than the "
-                   f"model's margins) or alpha={best['alpha']:g} is too large "
-                   "for them")
+                   "the influences are tiny (the soft rates barely move with "
+                   "the margins: saturated where the validation margins are "
+                   f"far from 0 on the scale of temperature={self.temperature:g}, "
+                   "as on separable data, or flat where the temperature is "
+                   f"much larger than them) or alpha={best['alpha']:g} is too "
+                   "large for them")
             warnings.warn(
                 f"The weights moved by at most {moved:.1e} from 1, so the refit is "
                 f"the unweighted model: {why}.",
                 UserWarning,
-                stacklevel=4,  # this, fit, its _fit_context wrapper, caller
+                stacklevel=external_stacklevel(),
             )
 
     def _soft_after(self, model, influence_model, constraints, best, times):
@@ -747,7 +750,7 @@ def _check_admissible(selection, tol):
             "used. Raise tol, or use a larger validation set: on a small one "
             "the held-out accuracy is noisy.",
             UserWarning,
-            stacklevel=5,  # _influence_and_alphas, fit, _fit_context, caller
+            stacklevel=external_stacklevel(),
         )
 
 
@@ -834,7 +837,7 @@ def _choose_alpha(path, acc_before, tol):
                 f"No alpha kept the validation accuracy within tol={tol} of the "
                 "unweighted model's; using the most accurate one.",
                 UserWarning,
-                stacklevel=5,  # _select, fit, its _fit_context wrapper, caller
+                stacklevel=external_stacklevel(),
             )
         return max(path, key=lambda e: e["accuracy"])
     return min(admissible, key=lambda e: (e["gap"], -e["alpha"]))

@@ -22,6 +22,7 @@ from .utils._logging import (
     timed_stage,
     verbose_logging,
 )
+from .utils._warnings import external_stacklevel
 
 # Defaults chosen on the *validation* splits of Adult, COMPAS and German
 # (logistic regression, seeds 0 and 1, step sizes 0.1 / 0.2 / 0.5): 0.2 closes
@@ -342,7 +343,7 @@ class IFFairClassifier(BaseInfluenceReweighting):
                         "a temperature near their scale, e.g. 1), or step_size="
                         f"{self.step_size:g} is too small.",
                         UserWarning,
-                        stacklevel=3,
+                        stacklevel=external_stacklevel(),
                     )
                 if run.n_updates == 0:
                     warnings.warn(
@@ -352,7 +353,7 @@ class IFFairClassifier(BaseInfluenceReweighting):
                         f"{model.final.max_epochs}). Lower update_every or raise "
                         "max_epochs.",
                         UserWarning,
-                        stacklevel=3,
+                        stacklevel=external_stacklevel(),
                     )
 
         self.classes_ = classes
@@ -398,7 +399,7 @@ class IFFairClassifier(BaseInfluenceReweighting):
             result = self._compute_influence(model, fitted, constraints,
                                              loop.weights)
         if not loop.updates:  # this, _update, _alternate, fit, wrapper, caller
-            self._check_influence(result, slice(loop.n_groups), stacklevel=6)
+            self._check_influence(result, slice(loop.n_groups))
         with timed_stage(times, STAGE_UPDATES, self._log_name):
             moved = loop.update(result.influence, result.gaps,
                                 model.validation_predictions(fitted), epoch)

@@ -29,6 +29,8 @@ from scipy import sparse
 from scipy.optimize import brentq
 from sklearn.exceptions import ConvergenceWarning
 
+from .utils._warnings import external_stacklevel
+
 # Entries of one block of clipped rows' outer products in the dual's Hessian
 # (8 MB).
 _OUTER_PRODUCT_VALUES = 1_000_000
@@ -384,7 +386,7 @@ def _newton(dual, x, *, tol, max_iter):
             f"iterations (dual gradient {np.max(np.abs(grad)):.1e} > tol={tol}); "
             "the weights are feasible but not optimal.",
             ConvergenceWarning,
-            stacklevel=4,
+            stacklevel=external_stacklevel(),
         )
     return x
 

@@ -20,6 +20,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ..utils._warnings import external_stacklevel
+
 
 class NotPositiveDefiniteError(ValueError):
     """The damped Hessian is not positive definite: more damping is needed."""
@@ -240,7 +242,7 @@ class CGSolver(BaseEstimator):
                 f"CGSolver did not reach tol={self.tol} in max_iter="
                 f"{self.max_iter} iterations; increase max_iter or damping.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=external_stacklevel(),
             )
         return x
 

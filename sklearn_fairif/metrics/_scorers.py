@@ -5,6 +5,7 @@ import warnings
 from sklearn import config_context, get_config
 from sklearn.metrics import make_scorer
 
+from ..utils._warnings import external_stacklevel
 from ._metrics import (
     _METHODS,
     accuracy_difference,
@@ -66,7 +67,7 @@ class _RequireSensitiveFeatures:
             message = message.format(name=self.__name__, raise_hint=_RAISE_HINT)
             # Also warn: with the default error_score=np.nan a search turns the
             # error below into NaN scores, and this line is what the user sees.
-            warnings.warn(message, UserWarning, stacklevel=2)
+            warnings.warn(message, UserWarning, stacklevel=external_stacklevel())
             raise ValueError(message)
         return self.metric(
             y_true, y_pred, sensitive_features=sensitive_features, **kwargs

@@ -13,6 +13,7 @@ from sklearn.utils.multiclass import unique_labels
 
 from ..utils._arrays import check_sample_weight_nonneg
 from ..utils._validation import _py, check_binary_target
+from ..utils._warnings import external_stacklevel
 
 
 def _check_binary_targets(y, *, name="y_true"):
@@ -156,5 +157,5 @@ def _warn_undefined(group, kind, rate):
         f"cannot be computed; fairlearn counts it as 0, which distorts the gap "
         f"between groups.",
         UndefinedMetricWarning,
-        stacklevel=4,
+        stacklevel=external_stacklevel(),
     )

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.multiclass import type_of_target
 
+from ._warnings import external_stacklevel
+
 # Separator of the labels of intersectional groups built from several columns,
 # e.g. ("female", "black") -> "female, black".
 _INTERSECTION_SEP = ", "
@@ -333,14 +335,17 @@ def check_groups(s, n_samples=None, name="s_val", *, max_groups=MAX_GROUPS,
     continuous = groups.dtype.kind == "f" and not np.all(np.mod(distinct, 1) == 0)
     if distinct.size > max_groups or continuous:
         what = "non-integer numbers" if continuous else "values"
+        found = (f"has many groups: {distinct.size} distinct {what}"
+                 if distinct.size > max_groups
+                 else f"holds {what} ({distinct.size} distinct)")
         warnings.warn(
-            f"{name} has many groups: {distinct.size} distinct {what} in "
-            f"{groups.shape[0]} rows. Is it a continuous or ID-like column? Every "
-            f"value is treated as a group, and the fairness constraints grow with "
-            f"the number of groups; bin it into a few groups "
+            f"{name} {found} in {groups.shape[0]} rows. Is it a continuous or "
+            f"ID-like column? Every value is treated as a group: the fairness "
+            f"constraints grow with the number of groups, and the weight "
+            f"solves' cost with its square. Bin it into a few groups "
             f"(e.g. pandas.cut) or pass the intended column.",
             FairIFDataWarning,
-            stacklevel=2,
+            stacklevel=external_stacklevel(),
         )
     elif min_rows > 1:
         small = [(g, c) for g, c in zip(distinct, counts, strict=True) if c < min_rows]
@@ -352,7 +357,7 @@ def check_groups(s, n_samples=None, name="s_val", *, max_groups=MAX_GROUPS,
                 f"{shown}; their rates rest on too few rows to be measured. Merge "
                 f"small groups or collect more rows.",
                 FairIFDataWarning,
-                stacklevel=2,
+                stacklevel=external_stacklevel(),
             )
     return groups
 
@@ -447,6 +452,6 @@ def check_cells(objective_rates, y01, s, min_count=MIN_CELL_COUNT, name="s_val")
                     f"on them is noisy and the reweighting may chase that noise. "
                     f"Collect more validation rows of this group or merge groups.",
                     FairIFDataWarning,
-                    stacklevel=2,
+                    stacklevel=external_stacklevel(),
                 )
     return small
