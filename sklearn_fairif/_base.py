@@ -116,6 +116,19 @@ def _check_finite_features(X, name):
                      "Pipeline.")
 
 
+def _check_finite_influence(result):
+    """Raise one clear error on non-finite influences or gaps, before any use."""
+    if not (np.isfinite(result.influence).all() and np.isfinite(result.gaps).all()):
+        raise ValueError(
+            "The influence is not finite (damping="
+            f"{result.damping:g}, solver={type(result.solver).__name__}). "
+            "Likely causes: a singular Hessian (an unregularised model on "
+            "separable data: set damping or use an L2 penalty), a model whose "
+            "training diverged (non-finite parameters), extreme sample_weight "
+            "values, or non-finite features."
+        )
+
+
 def _estimator_has(attr):
     """Check the fitted estimator, or else the (default) unfitted one."""
 
@@ -383,14 +396,7 @@ class BaseInfluenceReweighting(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         Called once per fit, on the first influence pass; ``columns`` are the
         fairness constraints among the influence's columns.
         """
-        if not (np.isfinite(result.influence).all() and np.isfinite(result.gaps).all()):
-            raise ValueError(
-                "The influence is not finite (damping="
-                f"{result.damping:g}, solver={type(result.solver).__name__}). "
-                "Likely causes: a singular Hessian (an unregularised model on "
-                "separable data: set damping or use an L2 penalty), extreme "
-                "sample_weight values, or non-finite features."
-            )
+        _check_finite_influence(result)
         if not np.abs(result.influence[:, columns]).max() > 0:
             warnings.warn(
                 "Every influence is exactly 0, so the weights stay 1 and the "

@@ -17,7 +17,8 @@ from ._alpha import (
     first_within_budget,
     make_crossfit_plan,
 )
-from ._base import BaseInfluenceReweighting
+from ._alpha_folds import _seed
+from ._base import BaseInfluenceReweighting, _check_finite_influence
 from ._objectives import FairnessConstraints
 from ._weights import solve_weights
 from .influence import CGSolver, parameter_shift
@@ -32,8 +33,8 @@ from .utils._logging import (
     timed_stage,
     verbose_logging,
 )
-
 from .utils._warnings import external_stacklevel
+
 # The fallback of alpha="auto" on a validation set too small to cross-fit:
 # the smallest value whose validation accuracy stayed within one point of the
 # unweighted model's on Adult, COMPAS and German (benchmarks/results).
@@ -173,7 +174,10 @@ class FairIFClassifier(BaseInfluenceReweighting):
         differentiable loss (gradient boosting, random forests, ...).
         ``estimator`` is then refitted with those weights.
     random_state : int, RandomState instance or None, default=None
-        Seeds the Gumbel noise and LiSSA's mini-batches.
+        Seeds the folds of ``alpha="auto"`` and the Gumbel noise (one seed
+        for both, so that the selection scores the fitted surrogate; None
+        gives a fixed one, so that refits are repeatable, as
+        ``LogisticRegressionCV``'s folds), and LiSSA's mini-batches.
     verbose : int, default=0
         Print stage timings when > 0; progress bars when > 1.
 
@@ -228,10 +232,10 @@ class FairIFClassifier(BaseInfluenceReweighting):
         admissible ones is refitted; if its validation accuracy falls by more
         than ``tol``, so are up to four larger ones, and ``alpha_`` is the
         smallest of them that keeps it. The scan of the candidates runs
-        from the largest down and stops once smaller ones lose more than
-        ``2 * tol`` of predicted accuracy twice in a row, or once three in
-        a row have not lowered the least admissible held-out gap: the
-        candidates it did not reach are NaN (and not admissible).
+        from the largest down and stops once three in a row have not lowered
+        the least admissible held-out gap (unless ``tol`` is worth fewer
+        than 5 validation rows: then it scans them all): the candidates it
+        did not reach are NaN (and not admissible).
         Accuracies are NaN without ``y_val``.
     classes_ : ndarray of shape (2,)
         The class labels.
@@ -380,15 +384,17 @@ class FairIFClassifier(BaseInfluenceReweighting):
             if validation is None:
                 fitted, weights, result, path = initial, np.ones(len(y)), None, None
             else:
-                constraints = self._constraints(validation)
+                # One seed for the surrogate's noise and the folds, so that
+                # the selection scores the constraints the weights are fitted to.
+                seed = _seed(self.random_state)
+                constraints = self._constraints(validation, seed)
                 influence_fit = initial
                 if influence_model is not model:
                     with timed_stage(times, STAGE_INITIAL, self._log_name):
                         influence_fit = influence_model.fit()
                 result, alphas, selection, shift = self._influence_and_alphas(
                     influence_model, influence_fit, constraints, validation,
-                    alphas, times)
-                self._check_influence(result)
+                    alphas, seed, times)
                 refit = partial(self._alpha_path, model, influence_model,
                                 constraints, result, initial=initial, times=times,
                                 shift=None if influence_model is not model
@@ -462,7 +468,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
         )
 
     def _influence_and_alphas(self, model, fitted, constraints, validation, alphas,
-                              times):
+                              seed, times):
         """Compute the stage-1 influence and decide which alphas to refit.
 
         With ``alpha="auto"`` the cross-fitting columns are solved in the
@@ -480,11 +486,14 @@ class FairIFClassifier(BaseInfluenceReweighting):
             # refits' starts and every held-out margin.
             hooks = all(hasattr(adapter, hook)
                         for hook in ("influence_dot_t", "logit_jvp"))
-            plan = self._crossfit_plan(alphas, validation, len(model.sample_weight),
-                                       adapter, margin_columns=not hooks,
-                                       direct=direct)
+            plan = self._crossfit_plan(alphas, validation, seed,
+                                       len(model.sample_weight), adapter,
+                                       margin_columns=not hooks, direct=direct)
             result, extra = self._influence_columns(model, fitted, constraints,
                                                     plan, adapter, direct)
+        # Before the selection reads either pass.
+        self._check_influence(result)
+        _check_finite_influence(extra)
         shift = None
         if hooks and (direct or plan is not None):
             # Unit weights scale nothing: base_weight=None skips that pass.
@@ -533,7 +542,7 @@ class FairIFClassifier(BaseInfluenceReweighting):
             solver=_selection_solver(result.solver), damping=result.damping)
         return result, extra
 
-    def _crossfit_plan(self, alphas, validation, n_samples, adapter, *,
+    def _crossfit_plan(self, alphas, validation, seed, n_samples, adapter, *,
                        margin_columns=True, direct=True):
         """Return the cross-fitting plan of ``alpha="auto"`` (None otherwise).
 
@@ -556,16 +565,16 @@ class FairIFClassifier(BaseInfluenceReweighting):
             return None
         return make_crossfit_plan(
             self.objective, validation.y, validation.s,
-            random_state=self.random_state, temperature=self.temperature,
+            random_state=seed, temperature=self.temperature,
             surrogate=self.surrogate, n_samples=n_samples,
             margin_columns=margin_columns,
         )
 
-    def _constraints(self, validation):
+    def _constraints(self, validation, seed):
         return FairnessConstraints(
             self.objective, validation.y, validation.s,
             temperature=self.temperature, surrogate=self.surrogate,
-            random_state=self.random_state,
+            random_state=seed,
         )
 
     def _alpha_path(self, model, influence_model, constraints, result, alphas,
@@ -841,4 +850,3 @@ def _choose_alpha(path, acc_before, tol):
             )
         return max(path, key=lambda e: e["accuracy"])
     return min(admissible, key=lambda e: (e["gap"], -e["alpha"]))
-

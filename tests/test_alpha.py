@@ -1,5 +1,7 @@
 """Tests of the cross-fitted choice of alpha (alpha="auto")."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.stats import pearsonr
@@ -8,7 +10,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn_fairif import FairIFClassifier
 from sklearn_fairif._alpha import (
     DEFAULT_ALPHAS,
+    EARLY_END_ROWS,
     PLATEAU_STEPS,
+    SELECTION_TOL,
+    CrossFitPlan,
     MarginShift,
     _alphas_per_pass,
     _ScanEnd,
@@ -216,12 +221,12 @@ def test_the_scan_ends_after_a_plateau_of_the_admissible_gap():
     assert _scan_length(gaps, [np.nan] * 8) == 6
 
 
-def test_the_scan_ends_when_the_accuracy_stays_far_below_the_budget():
-    # Two candidates in a row below -2 tol; one alone does not end it.
-    gaps = list(np.linspace(0.1, 0.0, 8))
-    assert _scan_length(gaps, [0.0, -0.03, 0.0, -0.021, -0.05, 0, 0, 0]) == 5
-    # Nothing admissible yet: no plateau either, however flat the gap.
+def test_the_scan_goes_on_while_nothing_is_admissible():
+    # However far below the budget and however flat the gap: a smaller alpha
+    # may still gain (one flipped row of a small fold is a large drop).
     assert _scan_length([0.1] * 8, [-0.015] * 8) == 8
+    assert _scan_length(list(np.linspace(0.1, 0.0, 8)),
+                        [-0.05, -0.05, -0.05, 0.0, 0, 0, 0, 0]) == 8
 
 
 def test_a_drop_of_exactly_tol_keeps_the_budget():
@@ -352,6 +357,21 @@ def _shifted_plan(seed=1):
     return (adapter, X_val, y_val, s_val), (plan, cells, margins)
 
 
+def test_the_scan_ends_early_only_where_the_budget_is_worth_some_rows():
+    # Below EARLY_END_ROWS validation rows' worth of accuracy, a row or two
+    # decide admissibility: every candidate is scanned.
+    _, (plan, cells, margins) = _shifted_plan()
+    at = EARLY_END_ROWS / len(plan.folds)
+    scanned = [np.isfinite(plan.predict_heldout(
+        cells.influence, cells.gaps, DEFAULT_ALPHAS, tol=tol,
+        margin_influence=margins)[0][0]).sum() for tol in (0.99 * at, at)]
+    assert scanned[0] == len(DEFAULT_ALPHAS) > scanned[1]
+    # Without labels no accuracy decides it: a plateau ends any scan.
+    _, s_val = _labels(m=100)
+    no_labels = make_crossfit_plan("demographic_parity", None, s_val)
+    assert no_labels._may_end_early(1e-9) and not no_labels._may_end_early(None)
+
+
 def test_the_scan_does_not_depend_on_the_alphas_solved_together(monkeypatch):
     # Batches of 1, 3 or every alpha: other Newton starts and other points of
     # the early stop within a batch, the same predictions (to the solves'
@@ -363,7 +383,7 @@ def test_the_scan_does_not_depend_on_the_alphas_solved_together(monkeypatch):
         monkeypatch.setattr("sklearn_fairif._alpha.ALPHAS_PER_PASS",
                             (per_pass, per_pass))
         results.append(plan.predict_heldout(
-            cells.influence, cells.gaps, DEFAULT_ALPHAS, tol=0.002,
+            cells.influence, cells.gaps, DEFAULT_ALPHAS, tol=0.01,
             margin_influence=margins))
     # A shift that solves column by column: one alpha per batch, whatever
     # the setting.
@@ -371,13 +391,14 @@ def test_the_scan_does_not_depend_on_the_alphas_solved_together(monkeypatch):
     assert _alphas_per_pass(3000, plan.n_folds, per_column) == (1, 1)
     assert _alphas_per_pass(3000, plan.n_folds, margins) == (per_pass, per_pass)
     results.append(plan.predict_heldout(
-        cells.influence, cells.gaps, DEFAULT_ALPHAS, tol=0.002,
+        cells.influence, cells.gaps, DEFAULT_ALPHAS, tol=0.01,
         margin_influence=per_column))
     gap = results[0][0]
     assert 0 < np.isnan(gap[0]).sum() < len(DEFAULT_ALPHAS) - 2  # it stopped
     for other in results[1:]:
         for ref, got in zip(results[0], other, strict=True):
-            np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-9)
+            # NaN where the other is: the same alphas left unscanned.
+            np.testing.assert_allclose(got, ref, rtol=1e-6, atol=SELECTION_TOL)
 
 
 @pytest.mark.parametrize("one_fold_per_pass", [False, True])
@@ -443,6 +464,21 @@ def test_auto_alpha_in_the_estimator():
                                             s_val=s_val)
     assert (np.abs(clf.validation_gaps_["after"]).mean()
             < np.abs(base.validation_gaps_["before"]).mean())
+
+
+def test_auto_alpha_results_own_their_candidates():
+    X, y, X_val, y_val, s_val = _problem(seed=1)
+    fit = lambda: FairIFClassifier(random_state=0).fit(  # noqa: E731
+        X, y, X_val=X_val, y_val=y_val, s_val=s_val)
+    first, second = fit(), fit()
+    # Editing one fitted model's results reaches neither the other nor the
+    # grid later fits scan.
+    first.cv_results_["alpha"][:] = 1.0
+    np.testing.assert_array_equal(second.cv_results_["alpha"], DEFAULT_ALPHAS)
+    assert second.alpha_ in second.cv_results_["alpha"]
+    assert fit().alpha_ == second.alpha_
+    with pytest.raises(ValueError, match="read-only"):
+        DEFAULT_ALPHAS[0] = 1.0
 
 
 def test_auto_alpha_keeps_its_choice_when_the_refit_keeps_the_budget():
@@ -647,6 +683,33 @@ def _spy_per_column(monkeypatch):
 
     monkeypatch.setattr("sklearn_fairif._alpha._alphas_per_pass", spy)
     return seen
+
+
+@pytest.mark.parametrize("pass_", ["fit", "selection"])
+def test_auto_with_cg_stops_on_a_non_finite_pass_before_selecting(monkeypatch,
+                                                                   pass_):
+    # Each pass (the fit's own influence, then the selection's columns) is
+    # checked before the selection reads it: one clear error, and no
+    # selection warning computed from NaN predictions first.
+    from sklearn_fairif.influence import CGSolver
+
+    solve = CGSolver.solve
+    calls = []
+
+    def nan_on_one_pass(self, adapter, b, damping=0.0, progress=None):
+        calls.append(None)
+        u = solve(self, adapter, b, damping, progress)
+        return u * np.nan if len(calls) == (1 if pass_ == "fit" else 2) else u
+
+    monkeypatch.setattr(CGSolver, "solve", nan_on_one_pass)
+    monkeypatch.setattr(CrossFitPlan, "select", lambda *a, **k: pytest.fail(
+        "selected on a non-finite influence"))
+    X, y, X_val, y_val, s_val = _problem(seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="influence is not finite"):
+            FairIFClassifier(solver="cg", random_state=0).fit(
+                X, y, X_val=X_val, y_val=y_val, s_val=s_val)
 
 
 def test_auto_with_cg_leaves_the_users_solver_alone(monkeypatch):

@@ -18,6 +18,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_fairif import FairIFClassifier
+from sklearn_fairif._objectives import FairnessConstraints
 from sklearn_fairif.metrics import average_odds_difference
 
 
@@ -139,6 +140,39 @@ def test_gumbel_surrogate_is_seeded(biased_split):
     c = _fit(FairIFClassifier(surrogate="gumbel", random_state=1), biased_split)
     assert_array_equal(a.sample_weight_, b.sample_weight_)
     assert not np.array_equal(a.sample_weight_, c.sample_weight_)
+
+
+def test_warns_when_the_weights_do_not_move(biased_split):
+    # Non-zero influences, an alpha far too large for them: the refit is the
+    # unweighted model, and the warning says why, at the caller's line.
+    with pytest.warns(UserWarning, match=r"moved by at most .* alpha=1e\+09 is "
+                      "too large") as record:
+        clf = _fit(FairIFClassifier(alpha=1e9), biased_split)
+    assert np.abs(clf.sample_weight_ - 1.0).max() < 1e-6
+    assert record[0].filename == __file__
+
+
+@pytest.mark.parametrize("random_state", [None, 3, np.random.RandomState(3)])
+def test_gumbel_noise_is_the_selections_too(biased_split, monkeypatch,
+                                            random_state):
+    # alpha="auto" scores its folds' cells under the noise the constraints
+    # are fitted with (one seed for both; None a fixed one: repeatable fits).
+    noises = []
+    init = FairnessConstraints.__init__
+
+    def keep_noise(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        noises.append(self._noise)
+
+    monkeypatch.setattr(FairnessConstraints, "__init__", keep_noise)
+    clf = _fit(FairIFClassifier(surrogate="gumbel", random_state=random_state),
+               biased_split)
+    assert len(noises) >= 2  # the estimator's constraints, the folds' cells
+    for noise in noises[1:]:
+        assert_array_equal(noise, noises[0])
+    if random_state is None:
+        again = _fit(FairIFClassifier(surrogate="gumbel"), biased_split)
+        assert_array_equal(again.sample_weight_, clf.sample_weight_)
 
 
 @pytest.mark.parametrize("solver", ["exact", "cg", "lissa"])

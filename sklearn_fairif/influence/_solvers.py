@@ -88,6 +88,14 @@ class ExactSolver(BaseEstimator):
             return cached[1]
         H = np.array(adapter.to_numpy(adapter.hessian()), dtype=float)
         H[np.diag_indices_from(H)] += damping
+        if not np.isfinite(H).all():
+            raise ValueError(
+                "The Hessian at the fitted parameters is not finite: the "
+                "model's training diverged (non-finite parameters) or a "
+                "feature is so large that its square overflows. Check the "
+                "estimator's fit (e.g. a smaller learning rate) or scale the "
+                "features."
+            )
         try:
             factor = cho_factor(H)
         except LinAlgError as exc:

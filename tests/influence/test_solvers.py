@@ -292,6 +292,19 @@ def test_indefinite_hessian_raises_in_exact_and_cg():
                                rtol=1e-9)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_exact_solver_names_a_non_finite_hessian(bad):
+    # A diverged training (NaN parameters) or an overflowing feature: one
+    # clear error, not SciPy's "array must not contain infs or NaNs", and not
+    # the damping advice (no damping makes it finite).
+    M = np.eye(3)
+    M[1, 1] = bad
+    with pytest.raises(ValueError, match="Hessian at the fitted parameters is "
+                       "not finite") as info:
+        ExactSolver().solve(_MatrixAdapter(M), np.ones((3, 1)), 1e-3)
+    assert "damping" not in str(info.value)
+
+
 def test_cg_max_iter_warns(problem):
     adapter, H, b = problem
     solver = CGSolver(tol=1e-14, max_iter=2)
