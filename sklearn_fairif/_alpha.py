@@ -523,14 +523,11 @@ class _HeldOut:
                                           moved[-1]])
         self.in_fold = np.eye(self.K)[self.fold]  # (u, K)
         if not self.from_cells:
-            # Held-out gap c of fold f moves by sum_j dz_j q[j, c] over the
-            # fold's rows, q the cells' gradient combined by M_ho[f]: one
-            # (u, K c) matrix, zero off each row's fold.
+            # Held-out gap c of fold f moves by sum_j dz_j q[j, (f, c)], q the
+            # cells' gradient combined by every fold's M_ho: (u, K c). A row's
+            # gradient is zero off its own cells, so q is zero off its fold.
             self.g_ho = plan.cells.values(z) @ self.M_ho
-            q = np.einsum("jd,jdc->jc", plan.cells.grad_margins(z),
-                          self.M_ho[self.fold])
-            self.q = (self.in_fold[:, :, None] * q[:, None, :]).reshape(
-                len(z), -1)
+            self.q = plan.cells.grad_margins(z) @ np.hstack(self.M_ho)
         if plan.has_utility:
             self.sign = 2.0 * plan.y_utility - 1.0
             self.correct = (self.sign * z > 0).astype(float)
