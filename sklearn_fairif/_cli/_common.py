@@ -7,7 +7,8 @@ AUTO = "auto"
 # Smallest validation set FairIF is allowed to measure a group's rates on.
 MIN_VAL_ROWS_PER_GROUP = 10
 # A line names this many groups at most; more groups than MANY_GROUPS
-# suggest a continuous column (the library's check_groups warns from there).
+# suggest a continuous column (check_groups's threshold: the tests check that
+# the two agree).
 SHOWN_GROUPS = 5
 MANY_GROUPS = 20
 

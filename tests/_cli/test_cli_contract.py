@@ -602,6 +602,15 @@ def test_objectives_match_the_estimator():
     assert NEEDS_LABELS == PACKAGE_NEEDS_LABELS
 
 
+def test_many_groups_matches_the_librarys_check():
+    # The command line's "continuous column?" hint and check_groups's warning
+    # start at the same group count.
+    from sklearn_fairif._cli._common import MANY_GROUPS
+    from sklearn_fairif.utils._validation import MAX_GROUPS
+
+    assert MANY_GROUPS == MAX_GROUPS
+
+
 def test_cli_imports_only_public_names():
     private = []
     for path in sorted(CLI_DIR.glob("*.py")):
