@@ -27,6 +27,15 @@ class NotPositiveDefiniteError(ValueError):
     """The damped Hessian is not positive definite: more damping is needed."""
 
 
+# No damping or solver setting helps here: the model or the data is at fault.
+_NON_FINITE_HESSIAN = (
+    "The Hessian at the fitted parameters is not finite: the model's training "
+    "diverged (non-finite parameters) or a feature is so large that its square "
+    "overflows. Check the estimator's fit (e.g. a smaller learning rate) or "
+    "scale the features."
+)
+
+
 def _col_dot(a, b):
     """Column-wise inner products of two (P, k) arrays (NumPy or torch)."""
     return (a * b).sum(0)
@@ -89,13 +98,7 @@ class ExactSolver(BaseEstimator):
         H = np.array(adapter.to_numpy(adapter.hessian()), dtype=float)
         H[np.diag_indices_from(H)] += damping
         if not np.isfinite(H).all():
-            raise ValueError(
-                "The Hessian at the fitted parameters is not finite: the "
-                "model's training diverged (non-finite parameters) or a "
-                "feature is so large that its square overflows. Check the "
-                "estimator's fit (e.g. a smaller learning rate) or scale the "
-                "features."
-            )
+            raise ValueError(_NON_FINITE_HESSIAN)
         try:
             factor = cho_factor(H)
         except LinAlgError as exc:
@@ -211,11 +214,11 @@ class CGSolver(BaseEstimator):
         # One host read per iteration (which columns are still active),
         # which also carries the previous step's curvature test: on a GPU
         # every other read would be a device synchronisation.
-        bad = (rr * 0.0).sum() > 0  # no non-positive curvature seen yet
+        bad = nonfinite = (rr * 0.0).sum() > 0  # none seen yet
         active = rr > stop
         converged = False
         for _ in range(self.max_iter):
-            state, columns = _cg_state(active, bad)
+            state, columns = _cg_state(active, bad, nonfinite)
             if state >= 2:
                 break
             if state == 0:
@@ -224,6 +227,7 @@ class CGSolver(BaseEstimator):
             Ap = _damped_hvp(adapter, p, damping, batch, columns)
             pAp = _col_dot(p, Ap)
             bad = ((pAp <= 0) & active).any()
+            nonfinite = (pAp * 0.0 != 0.0).any()  # inf or NaN, NumPy or torch
             # Converged columns take a zero step; the guard avoids 0 / 0 there.
             step = rz / (pAp + ~active) * active
             x = x + p * step
@@ -238,8 +242,10 @@ class CGSolver(BaseEstimator):
             if progress is not None:
                 progress()
         else:
-            state, _ = _cg_state(active, bad)
-        if state >= 2:
+            state, _ = _cg_state(active, bad, nonfinite)
+        if state == 3:
+            raise ValueError(_NON_FINITE_HESSIAN)
+        if state == 2:
             raise NotPositiveDefiniteError(
                 "Conjugate gradients met a direction of non-positive curvature:"
                 " the damped Hessian is not positive definite (a non-convex "
@@ -267,6 +273,8 @@ def _jacobi(adapter, damping):
     if diagonal is None:
         return lambda r: r
     diagonal = np.asarray(diagonal(), dtype=float) + damping
+    if not np.isfinite(diagonal).all():
+        raise ValueError(_NON_FINITE_HESSIAN)
     # A zero entry (an all-zero feature, no penalty, no damping) is left
     # unscaled rather than divided by.
     inverse = 1.0 / np.where(diagonal > 0, diagonal, 1.0)
@@ -274,17 +282,19 @@ def _jacobi(adapter, damping):
     return lambda r: r * inverse
 
 
-def _cg_state(active, bad):
+def _cg_state(active, bad, nonfinite):
     """``(state, columns)`` from one host read of CG's flags.
 
-    ``state``: 2 after a non-positive curvature, else 1 while a column is
-    active, 0 when all have converged; ``columns``: the active columns, or
-    None when all are.
+    ``state``: 3 after a non-finite curvature, 2 after a non-positive one,
+    else 1 while a column is active, 0 when all have converged;
+    ``columns``: the active columns, or None when all are.
     """
     # tolist: one read for a NumPy array or a tensor on any device.
-    flags = np.asarray((active * 1 + bad * 2).tolist(), dtype=int).reshape(-1)
+    flags = np.asarray((active * 1 + bad * 2 + nonfinite * 4).tolist(),
+                       dtype=int).reshape(-1)
     on = (flags % 2).astype(bool)
-    state = 2 if flags.size and flags[0] >= 2 else int(on.any())
+    first = flags[0] if flags.size else 0
+    state = 3 if first >= 4 else 2 if first >= 2 else int(on.any())
     return state, None if on.all() else np.flatnonzero(on).tolist()
 
 
@@ -377,6 +387,8 @@ class LissaSolver(BaseEstimator):
         scale = self.scale
         if scale is None:
             scale = 1.5 * (_largest_eigenvalue(adapter, b, rng) + damping)
+            if not np.isfinite(scale):
+                raise ValueError(_NON_FINITE_HESSIAN)
         self.scale_ = scale
         n = adapter.n_samples
         estimate = b * 0.0

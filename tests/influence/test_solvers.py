@@ -292,16 +292,26 @@ def test_indefinite_hessian_raises_in_exact_and_cg():
                                rtol=1e-9)
 
 
+class _DiagonalAdapter(_MatrixAdapter):
+    """The same, with the diagonal CG's preconditioner reads."""
+
+    def hessian_diagonal(self):
+        return np.diag(self.M).copy()
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
-def test_exact_solver_names_a_non_finite_hessian(bad):
+@pytest.mark.parametrize("solver, adapter", [
+    (ExactSolver(), _MatrixAdapter), (CGSolver(), _MatrixAdapter),
+    (CGSolver(), _DiagonalAdapter), (LissaSolver(batch_size=None), _MatrixAdapter)])
+def test_solvers_name_a_non_finite_hessian(bad, solver, adapter):
     # A diverged training (NaN parameters) or an overflowing feature: one
-    # clear error, not SciPy's "array must not contain infs or NaNs", and not
-    # the damping advice (no damping makes it finite).
+    # clear error, not SciPy's "array must not contain infs or NaNs", nor
+    # advice on damping, curvature or LiSSA's scale that cannot help.
     M = np.eye(3)
     M[1, 1] = bad
     with pytest.raises(ValueError, match="Hessian at the fitted parameters is "
                        "not finite") as info:
-        ExactSolver().solve(_MatrixAdapter(M), np.ones((3, 1)), 1e-3)
+        solver.solve(adapter(M), np.ones((3, 1)), 1e-3)
     assert "damping" not in str(info.value)
 
 
