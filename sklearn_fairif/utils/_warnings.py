@@ -2,6 +2,7 @@
 
 import inspect
 import os
+import sys
 
 import sklearn
 
@@ -16,16 +17,20 @@ def external_stacklevel():
     """Return the ``stacklevel`` of the first frame outside this package.
 
     For ``warnings.warn(..., stacklevel=external_stacklevel())``: counted from
-    the function that calls both, skipping the package's frames and
-    scikit-learn's fit wrappers, so that a warning raised deep inside ``fit``
-    names the user's call (a fixed level breaks whenever a call chain
-    changes).
+    the function that calls both, skipping the package's frames,
+    scikit-learn's fit wrappers and skorch's (IFFair's updates run in a
+    skorch callback), so that a warning raised deep inside ``fit`` names the
+    user's call (a fixed level breaks whenever a call chain changes).
     """
+    skipped = [_PACKAGE + os.sep]
+    skorch = sys.modules.get("skorch")  # only once the user's net imported it
+    if getattr(skorch, "__file__", None):
+        skipped.append(os.path.dirname(os.path.abspath(skorch.__file__)) + os.sep)
     frame = inspect.currentframe().f_back
     level = 1
     while frame is not None:
         name = frame.f_code.co_filename
-        if not (name.startswith(_PACKAGE + os.sep) or name == _SKLEARN_BASE):
+        if not (name.startswith(tuple(skipped)) or name == _SKLEARN_BASE):
             return level
         frame, level = frame.f_back, level + 1
     return level

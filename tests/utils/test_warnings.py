@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
 import sklearn_fairif
@@ -61,3 +62,26 @@ def test_the_level_counts_from_the_warning_function():
         line = warn()
     # Outside the package already: the line of the warn call itself.
     assert (record[0].filename, record[0].lineno) == (__file__, line)
+
+
+def test_a_warning_from_a_skorch_callback_names_the_callers_line():
+    # IFFair's updates run inside skorch's epoch callback: its frames are
+    # skipped too.
+    torch = pytest.importorskip("torch")
+    skorch = pytest.importorskip("skorch")
+    from sklearn_fairif import IFFairClassifier
+    from sklearn_fairif.influence import CGSolver
+
+    X, y, s = make_biased_classification(400, bias="group_size", random_state=0)
+    X = X.astype(np.float32)
+    torch.manual_seed(0)
+    net = skorch.NeuralNetBinaryClassifier(
+        torch.nn.Sequential(torch.nn.Linear(X.shape[1], 4), torch.nn.ReLU(),
+                            torch.nn.Linear(4, 1)),
+        max_epochs=2, train_split=None, verbose=0)
+    clf = IFFairClassifier(net, solver=CGSolver(max_iter=1, tol=1e-14),
+                           update_every=1, n_updates=1)
+    with pytest.warns(ConvergenceWarning) as record:
+        clf.fit(X[:300], y[:300], X_val=X[300:], y_val=y[300:], s_val=s[300:])
+    assert {w.filename for w in record
+            if issubclass(w.category, ConvergenceWarning)} == {__file__}
