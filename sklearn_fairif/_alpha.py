@@ -90,10 +90,12 @@ SELECTION_TOL = 1e-5
 TOL_SLACK = 1e-12
 
 # The scan, from the largest alpha down, ends once the least admissible mean
-# held-out gap has not fallen for PLATEAU_STEPS candidates in a row (a decade
-# of DEFAULT_ALPHAS: the weights have saturated, and the tie-break below
-# keeps the larger alpha of a plateau); with no admissible candidate yet it
-# goes on. A heuristic: a smaller alpha past a plateau can still score lower.
+# held-out gap, having fallen at least once, has not fallen for PLATEAU_STEPS
+# candidates in a row (a decade of DEFAULT_ALPHAS: the weights have
+# saturated, and the tie-break below keeps the larger alpha of a plateau);
+# with no admissible candidate yet, or a gap that has only risen from the
+# first (weights still moving), it goes on. A heuristic: a smaller alpha past
+# a plateau can still score lower.
 # In benchmarks/select_alpha.py it ended class_size's scans after 11
 # candidates on average rather than 15 and changed no choice of 105 against
 # the full scan (German, whose 200 validation rows at tol=0.02 are worth 4,
@@ -338,6 +340,14 @@ class CrossFitPlan:
             raise ValueError("alphas should be a non-empty list of positive floats.")
         gap, util, change = self.predict_heldout(
             influence, values, alphas, tol=tol, margin_influence=margin_influence)
+        scanned = np.isfinite(change).all(axis=0)
+        if not (np.isfinite(gap[:, scanned]).all()
+                and not np.isinf(util[:, scanned]).any()):
+            raise ValueError(
+                "alpha='auto': the held-out predictions are not finite (the "
+                "validation margins or their predicted changes overflow: "
+                "features of extreme magnitude in X_val?). Scale the features "
+                "or pass alpha explicitly.")
         return choose_alpha(alphas, gap, util, change, tol=tol,
                             max_weight_change=self.max_weight_change)
 
@@ -445,9 +455,12 @@ class CrossFitPlan:
 
     def _may_end_early(self, tol):
         """Whether the scan may end at a plateau (see EARLY_END_ROWS)."""
-        # Without labels no accuracy decides admissibility.
-        return tol is not None and (
-            not self.has_utility or tol * len(self.folds) >= EARLY_END_ROWS)
+        if tol is None or not self.has_utility:  # no accuracy to decide on
+            return tol is not None
+        # The rows one flip is counted against: the validation set's, or the
+        # random subset's when only a subset is tracked.
+        rows = len(self.folds) if self.near_boundary else len(self.utility_rows)
+        return tol * rows >= EARLY_END_ROWS
 
 
 class _ScanEnd:
@@ -458,16 +471,17 @@ class _ScanEnd:
     """
 
     def __init__(self, tol):
-        self.tol, self.stale, self.best = tol, 0, np.inf
+        self.tol, self.stale, self.best, self.fell = tol, 0, np.inf, False
 
     def reached(self, gap, utility):
         """Record the next candidate; True when the scan can end after it."""
         admissible = np.isnan(utility) or _keeps(utility, 0.0, self.tol)
         if admissible and gap < self.best:
+            self.fell |= self.best < np.inf
             self.best, self.stale = gap, 0
         else:
             self.stale += 1
-        return self.best < np.inf and self.stale >= PLATEAU_STEPS
+        return self.fell and self.stale >= PLATEAU_STEPS
 
 
 class _HeldOut:

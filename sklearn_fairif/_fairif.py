@@ -177,7 +177,8 @@ class FairIFClassifier(BaseInfluenceReweighting):
         Seeds the folds of ``alpha="auto"`` and the Gumbel noise (one seed
         for both, so that the selection scores the fitted surrogate; None
         gives a fixed one, so that refits are repeatable, as
-        ``LogisticRegressionCV``'s folds), and LiSSA's mini-batches.
+        ``LogisticRegressionCV``'s folds), and LiSSA's mini-batches (None:
+        fresh ones at every fit, as scikit-learn's estimators draw).
     verbose : int, default=0
         Print stage timings when > 0; progress bars when > 1.
 
@@ -233,9 +234,9 @@ class FairIFClassifier(BaseInfluenceReweighting):
         than ``tol``, so are up to four larger ones, and ``alpha_`` is the
         smallest of them that keeps it. The scan of the candidates runs
         from the largest down and stops once three in a row have not lowered
-        the least admissible held-out gap (unless ``tol`` is worth fewer
-        than 5 validation rows: then it scans them all): the candidates it
-        did not reach are NaN (and not admissible).
+        the least admissible held-out gap after it has fallen once (unless
+        ``tol`` is worth fewer than 5 validation rows: then it scans them
+        all): the candidates it did not reach are NaN (and not admissible).
         Accuracies are NaN without ``y_val``.
     classes_ : ndarray of shape (2,)
         The class labels.
@@ -789,8 +790,13 @@ def _margin_shift(adapter, X_val, shift, *, per_column):
     def margins_change(D):
         return adapter.logit_jvp(X_val, shift(D))
 
-    return MarginShift(adapter.decision_function(X_val), margins_change,
-                       per_column=per_column)
+    z = adapter.decision_function(X_val)
+    if not np.isfinite(z).all():
+        raise ValueError(
+            "The stage-1 model's margins (decision_function) on X_val are not "
+            "finite: a feature of X_val is so large that they overflow. Scale "
+            "the features.")
+    return MarginShift(z, margins_change, per_column=per_column)
 
 
 def _cv_results(path, selection, best, acc_before, tol):

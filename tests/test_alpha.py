@@ -229,6 +229,16 @@ def test_the_scan_goes_on_while_nothing_is_admissible():
                         [-0.05, -0.05, -0.05, 0.0, 0, 0, 0, 0]) == 8
 
 
+def test_the_scan_goes_on_while_the_gap_has_only_risen():
+    # A gap rising from the largest alpha down is no plateau: the weights
+    # are still moving, and it may fall further on.
+    assert _scan_length([0.10, 0.11, 0.12, 0.13, 0.14, 0.05, 0.04, 0.03],
+                        [0.0] * 8) == 8
+    # Once it has fallen, a plateau ends the scan as before.
+    assert _scan_length([0.10, 0.11, 0.09, 0.12, 0.12, 0.12, 0.01, 0.0],
+                        [0.0] * 8) == 6
+
+
 def test_a_drop_of_exactly_tol_keeps_the_budget():
     # 6 of 600 rows: exactly 0.01, which plain floating point puts above it.
     assert 295 / 600 < 301 / 600 - 0.01
@@ -367,9 +377,31 @@ def test_the_scan_ends_early_only_where_the_budget_is_worth_some_rows():
         margin_influence=margins)[0][0]).sum() for tol in (0.99 * at, at)]
     assert scanned[0] == len(DEFAULT_ALPHAS) > scanned[1]
     # Without labels no accuracy decides it: a plateau ends any scan.
-    _, s_val = _labels(m=100)
+    y_val, s_val = _labels(m=1000)
     no_labels = make_crossfit_plan("demographic_parity", None, s_val)
     assert no_labels._may_end_early(1e-9) and not no_labels._may_end_early(None)
+    # A random subset of 300 tracked rows: its resolution, not the 1,000 rows'.
+    subset = make_crossfit_plan("equalized_odds", y_val, s_val, n_samples=20_000)
+    assert len(subset.utility_rows) == 300
+    assert not subset._may_end_early(0.01) and subset._may_end_early(5 / 300)
+
+
+def test_non_finite_heldout_predictions_raise():
+    # Finite influence, but margins or their moves that overflow: one clear
+    # error, not NaN gaps that every candidate then fails on.
+    _, (plan, cells, margins) = _shifted_plan()
+    overflowing = MarginShift(margins.z, lambda D: np.full(
+        (len(margins.z), D.shape[1]), np.inf))
+    with pytest.raises(ValueError, match="held-out predictions are not finite"):
+        plan.select(cells.influence, cells.gaps, margin_influence=overflowing)
+    X, y, X_val, y_val, s_val = _problem(seed=2)
+    X_val = X_val.copy()
+    X_val[:5] = 1e308
+    with pytest.raises(ValueError, match=r"margins \(decision_function\) on X_val"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # numpy's overflow
+            FairIFClassifier(random_state=0).fit(X, y, X_val=X_val, y_val=y_val,
+                                                 s_val=s_val)
 
 
 def test_the_scan_does_not_depend_on_the_alphas_solved_together(monkeypatch):
