@@ -455,8 +455,10 @@ class CrossFitPlan:
 
     def _may_end_early(self, tol):
         """Whether the scan may end at a plateau (see EARLY_END_ROWS)."""
-        if tol is None or not self.has_utility:  # no accuracy to decide on
-            return tol is not None
+        if tol is None:
+            return False
+        if not self.has_utility:  # no accuracy decides admissibility
+            return True
         # The rows one flip is counted against: the validation set's, or the
         # random subset's when only a subset is tracked.
         rows = len(self.folds) if self.near_boundary else len(self.utility_rows)

@@ -212,8 +212,9 @@ class CGSolver(BaseEstimator):
         stop = (self.tol**2) * rr
         self.n_iter_ = 0
         # One host read per iteration (which columns are still active),
-        # which also carries the previous step's curvature test: on a GPU
-        # every other read would be a device synchronisation.
+        # which also carries the previous step's curvature tests (non-positive,
+        # non-finite): on a GPU every other read would be a device
+        # synchronisation.
         bad = nonfinite = (rr * 0.0).sum() > 0  # none seen yet
         active = rr > stop
         converged = False
