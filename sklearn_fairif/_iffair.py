@@ -398,7 +398,7 @@ class IFFairClassifier(BaseInfluenceReweighting):
         with timed_stage(times, STAGE_INFLUENCE, self._log_name):
             result = self._compute_influence(model, fitted, constraints,
                                              loop.weights)
-        if not loop.updates:  # this, _update, _alternate, fit, wrapper, caller
+        if not loop.updates:  # once per fit, on the first influence pass
             self._check_influence(result, slice(loop.n_groups))
         with timed_stage(times, STAGE_UPDATES, self._log_name):
             moved = loop.update(result.influence, result.gaps,
